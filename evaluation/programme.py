@@ -1,0 +1,71 @@
+"""Published figures and rules of the Poli di Innovazione programme.
+
+Every figure here is quoted from a source document kept in ``data/seeds/``:
+
+* ``001`` = ``data/seeds/001_5c385bb5ec77c479.txt`` (Regione Piemonte, "Il sistema
+  regionale dei POLI di INNOVAZIONE", figures as of June 2017);
+* the programme rules (grant cap, minimum cost, duration, large firms with SMEs) are
+  those of the POR FESR 2014-2020 calls as summarised in the project's DESIGN notes.
+
+The synthetic generator is calibrated to these numbers, the data overview notebook
+recomputes them from the data, and the report prints both side by side.
+"""
+
+from __future__ import annotations
+
+POLES: tuple[str, ...] = ("Agrifood", "Biopmed", "CGreen", "Clever", "MESAP", "Pointex", "ICT")
+"""The seven poles of 2014-2020 (seed 001), in the order the region lists them."""
+
+POLE_DOMAINS: dict[str, str] = {
+    "Agrifood": "Agroalimentare (agri-food)",
+    "Biopmed": "Scienze della vita e salute (life sciences and health)",
+    "CGreen": "Chimica verde e nuovi materiali (green chemistry, new materials)",
+    "Clever": "Energia e tecnologie pulite (energy and clean technologies)",
+    "MESAP": "Smart products and manufacturing",
+    "Pointex": "Tessile (textiles)",
+    "ICT": "Tecnologie dell'informazione e della comunicazione (ICT)",
+}
+
+MEMBERS_JUNE_2017: dict[str, int] = {"SME": 858, "large": 133, "research_org": 60, "other": 43}
+"""Pole members by type, June 2017 survey (seed 001, section 1): 1,194 in all."""
+
+MEMBERS_TOTAL = 1194
+
+CALLS: dict[str, dict[str, float]] = {
+    "A": {
+        "budget_eur": 35_000_000,
+        "submitted": 113,
+        "funded": 75,
+        "firms_in_funded": 221,
+        "investment_eur": 49_800_000,
+        "grants_eur": 23_700_000,
+    },
+    "B": {
+        "budget_eur": 15_000_000,
+        "submitted": 53,
+        "funded": 34,
+        "firms_in_funded": 70,
+        "investment_eur": 21_200_000,
+        "grants_eur": 9_300_000,
+    },
+}
+"""The two 2014-2020 calls (seed 001, section 2). Linea A: firms already members of a
+pole; Linea B: firms never associated with a pole. Amounts in EUR as published (to
+0.1 M EUR)."""
+
+CALL_FOR = {"A": "firms already members of a pole", "B": "firms never associated with a pole"}
+
+GRANT_CAP_SHARE = 0.60
+"""A grant covers at most 60% of a firm's eligible project cost."""
+MIN_PROJECT_COST_EUR = 300_000
+"""A project costs at least 300,000 EUR (sum over its partners)."""
+MAX_PROJECT_MONTHS = 24
+"""A project lasts at most 24 months."""
+
+PROVINCES: tuple[str, ...] = ("TO", "CN", "AL", "NO", "AT", "BI", "VC", "VB")
+"""Piedmont's eight provinces (Torino is a metropolitan city)."""
+
+FIRM_TYPES: tuple[str, ...] = ("SME", "large", "research_org", "other")
+SIZE_CLASSES: tuple[str, ...] = ("micro", "small", "medium", "large")
+"""EU size classes (Recommendation 2003/361/EC): micro < 10 employees, small < 50,
+medium < 250, large otherwise."""
