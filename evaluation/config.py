@@ -1,0 +1,184 @@
+"""The study configuration, ``study.yml``: typed, validated before anything runs.
+
+The file is read with ``yaml.safe_load`` (no Python object tags) and checked by
+pydantic models that reject unknown keys, wrong types and disallowed values. The
+parameters of each notebook run are checked against the notebook's own
+``parameters`` cell (names must exist there, values must have the default's type).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+RESERVED_PARAMETERS = ("data_dir", "output_dir")
+"""Injected by the runner into every notebook; a study file may not set them."""
+
+_NAME = r"^[a-z][a-z0-9_]*$"
+
+
+class ConfigError(ValueError):
+    """``study.yml`` is malformed; the message names the file and the offending key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataConfig(_Strict):
+    dir: Path = Field(description="Folder holding the four files of the data contract (data/README.md).")
+    generate_synthetic: bool = Field(
+        False, description="Generate the synthetic default data into `dir` when it is missing."
+    )
+    seed: int = Field(20170601, ge=0, description="Seed of the synthetic generator.")
+
+
+class ExecutionConfig(_Strict):
+    kernel: str = Field(description="Jupyter kernel that papermill starts for every notebook.")
+    timeout_seconds: int = Field(600, gt=0, le=86_400, description="Per-cell execution timeout.")
+    build_dir: Path = Field(Path("build"), description="Ignored folder for executed notebooks and results.")
+
+
+class ReportConfig(_Strict):
+    source: Path = Field(description="The report's main .qmd file.")
+    output_dir: Path = Field(Path("reports/_output"), description="Where the rendered report lands.")
+
+
+class ParameterSet(_Strict):
+    name: str = Field(pattern=_NAME)
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("parameters")
+    @classmethod
+    def _no_reserved(cls, parameters: dict[str, Any]) -> dict[str, Any]:
+        taken = sorted(set(parameters) & set(RESERVED_PARAMETERS))
+        if taken:
+            raise ValueError(f"{taken} are set by the runner and may not appear in study.yml")
+        return parameters
+
+
+class NotebookConfig(_Strict):
+    name: str = Field(pattern=_NAME)
+    path: Path
+    parameter_sets: list[ParameterSet] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_sets(self) -> NotebookConfig:
+        names = [p.name for p in self.parameter_sets]
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        if duplicated:
+            raise ValueError(f"parameter set names repeated: {duplicated}")
+        return self
+
+
+class StudyConfig(_Strict):
+    title: str
+    data: DataConfig
+    execution: ExecutionConfig
+    report: ReportConfig
+    notebooks: list[NotebookConfig] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_notebooks(self) -> StudyConfig:
+        names = [n.name for n in self.notebooks]
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        if duplicated:
+            raise ValueError(f"notebook names repeated: {duplicated}")
+        return self
+
+    def runs(self) -> list[tuple[NotebookConfig, ParameterSet]]:
+        """The grid: every (notebook, parameter set) pair, in file order."""
+        return [(nb, ps) for nb in self.notebooks for ps in nb.parameter_sets]
+
+
+def run_id(notebook: NotebookConfig, parameter_set: ParameterSet) -> str:
+    """Stable identifier of one run, used for folders and result keys."""
+    return f"{notebook.name}_{parameter_set.name}"
+
+
+def load_config(path: str | Path) -> StudyConfig:
+    """Read and validate ``study.yml``; relative paths are resolved against its folder.
+
+    Raises ``ConfigError`` naming the file and every offending key.
+    """
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: study file not found") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML (only plain YAML is accepted, no tags): {err}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(raw).__name__}")
+    try:
+        config = StudyConfig.model_validate(raw)
+    except ValidationError as err:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}" for e in err.errors()
+        )
+        raise ConfigError(f"{path}: {problems}") from None
+    return _resolve_paths(config, path.parent.resolve())
+
+
+def _resolve_paths(config: StudyConfig, root: Path) -> StudyConfig:
+    def resolve(p: Path) -> Path:
+        return p if p.is_absolute() else (root / p)
+
+    return config.model_copy(
+        update={
+            "data": config.data.model_copy(update={"dir": resolve(config.data.dir)}),
+            "execution": config.execution.model_copy(update={"build_dir": resolve(config.execution.build_dir)}),
+            "report": config.report.model_copy(
+                update={"source": resolve(config.report.source), "output_dir": resolve(config.report.output_dir)}
+            ),
+            "notebooks": [nb.model_copy(update={"path": resolve(nb.path)}) for nb in config.notebooks],
+        }
+    )
+
+
+_TYPE_OF_DEFAULT = {"int": int, "float": (int, float), "str": str, "bool": bool, "list": list, "dict": dict}
+
+
+def check_notebook_parameters(config: StudyConfig, config_path: str | Path = "study.yml") -> None:
+    """Every parameter set must name parameters of the notebook's ``parameters`` cell,
+    with values of the default's type (papermill's inference of that cell)."""
+    import papermill
+
+    problems = []
+    for nb in config.notebooks:
+        if not nb.path.exists():
+            problems.append(f"notebook {nb.name}: {nb.path} does not exist")
+            continue
+        declared = papermill.inspect_notebook(str(nb.path))
+        if not declared:
+            problems.append(f"notebook {nb.name}: {nb.path} has no cell tagged 'parameters'")
+            continue
+        missing_reserved = [r for r in RESERVED_PARAMETERS if r not in declared]
+        if missing_reserved:
+            problems.append(f"notebook {nb.name}: its parameters cell lacks {missing_reserved}")
+        for ps in nb.parameter_sets:
+            for key, value in ps.parameters.items():
+                if key not in declared:
+                    problems.append(f"{nb.name}.{ps.name}: unknown parameter {key!r} (notebook declares {sorted(declared)})")
+                    continue
+                type_name = _base_type(declared[key].get("inferred_type_name", ""))
+                expected = _TYPE_OF_DEFAULT.get(type_name)
+                wrong = expected is not None and (
+                    not isinstance(value, expected) or (isinstance(value, bool) and type_name != "bool")
+                )
+                if wrong:
+                    problems.append(
+                        f"{nb.name}.{ps.name}: parameter {key!r} should be {type_name}, got {type(value).__name__} {value!r}"
+                    )
+    if problems:
+        raise ConfigError(f"{config_path}: " + "; ".join(problems))
+
+
+def _base_type(inferred: str) -> str:
+    """'list[str]' -> 'list'; papermill reports 'None' when the default has no annotation."""
+    match = re.match(r"^\s*([A-Za-z]+)", inferred or "")
+    return match.group(1).lower() if match else ""

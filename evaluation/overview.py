@@ -1,0 +1,74 @@
+"""Data overview: the programme's published figures recomputed from the data."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+
+from . import programme
+from .contract import StudyData
+
+TYPE_LABELS = {"SME": "SMEs", "large": "large firms", "research_org": "research organisations", "other": "others"}
+
+
+def programme_figures(data: StudyData) -> pd.DataFrame:
+    """Published figure beside the same figure computed from the data.
+
+    Members count organisations with a pole; call figures count funded projects,
+    distinct firms in funded projects and funded investment and grants (M EUR, one
+    decimal as published).
+    """
+    members = data.firms[data.firms["pole"] != "none"]
+    rows = [("Pole members", "all", programme.MEMBERS_TOTAL, len(members))]
+    for firm_type, published in programme.MEMBERS_JUNE_2017.items():
+        rows.append((f"Pole members: {TYPE_LABELS[firm_type]}", "all", published, int((members["firm_type"] == firm_type).sum())))
+    for line, call in programme.CALLS.items():
+        apps = data.applications[data.applications["line"] == line]
+        funded = apps[apps["funded"]]
+        rows += [
+            ("Projects submitted", f"Linea {line}", call["submitted"], apps["project_id"].nunique()),
+            ("Projects funded", f"Linea {line}", call["funded"], funded["project_id"].nunique()),
+            ("Firms in funded projects", f"Linea {line}", call["firms_in_funded"], funded["firm_id"].nunique()),
+            ("Investment, M EUR", f"Linea {line}", call["investment_eur"] / 1e6, round(funded["investment_eur"].sum() / 1e6, 1)),
+            ("Grants, M EUR", f"Linea {line}", call["grants_eur"] / 1e6, round(funded["grant_eur"].sum() / 1e6, 1)),
+        ]
+    table = pd.DataFrame(rows, columns=["figure", "call", "published", "in_data"])
+    table["matches"] = (table["published"] - table["in_data"]).abs() < 1e-9
+    return table
+
+
+def members_by_pole(data: StudyData) -> pd.DataFrame:
+    """Count of pole members by pole and type (long format)."""
+    members = data.firms[data.firms["pole"] != "none"]
+    counts = members.groupby(["pole", "firm_type"]).size().rename("members").reset_index()
+    counts["firm_type"] = counts["firm_type"].map(TYPE_LABELS)
+    return counts
+
+
+def funding_by_pole(data: StudyData) -> pd.DataFrame:
+    """Funded grants (M EUR) by pole and line."""
+    funded = data.applications[data.applications["funded"]]
+    grants = funded.groupby(["pole", "line"])["grant_eur"].sum().div(1e6).rename("grants_m_eur").reset_index()
+    grants["line"] = "Linea " + grants["line"]
+    return grants
+
+
+def plot_members_by_pole(counts: pd.DataFrame) -> plt.Figure:
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    sns.barplot(data=counts, x="pole", y="members", hue="firm_type", order=list(programme.POLES), ax=ax)
+    ax.set_xlabel("Polo di Innovazione")
+    ax.set_ylabel("members")
+    ax.legend(title=None, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_funding_by_pole(grants: pd.DataFrame) -> plt.Figure:
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    sns.barplot(data=grants, x="pole", y="grants_m_eur", hue="line", order=list(programme.POLES), ax=ax)
+    ax.set_xlabel("Polo di Innovazione")
+    ax.set_ylabel("grants, M EUR")
+    ax.legend(title=None)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,262 @@
+"""Report assembly and rendering.
+
+Assembly reads only the runs' outputs (``results.json``, CSV tables, PNG figures) and
+writes, into a staging copy of the Quarto project:
+
+* ``_variables.yml``: every headline number, for Quarto's ``{{< var run.key >}}``;
+* ``reports/generated/<run>/<table>.md`` and ``<figure>.md``: tables and figures as
+  Markdown snippets for ``{{< include ... >}}``;
+* ``reports/generated/provenance.md``: git SHA, data sha256, package versions,
+  parameters, seeds and the rendering engine.
+
+Rendering uses ``quarto render`` when ``quarto`` is on PATH, otherwise the offline
+path (``evaluation.render``: pandoc -> HTML, pandoc -> typst -> PDF). The
+finished folder (``report.html``, ``report.pdf``, ``results.json``) replaces
+``reports/_output/`` in one move, so a failure leaves the last good report in place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import shutil
+import subprocess
+import tempfile
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import yaml
+
+from . import render
+from .atomic import replace_dir
+
+if TYPE_CHECKING:
+    from .config import StudyConfig
+    from .contract import StudyData
+    from .runner import Run
+
+KEY_FILE = ".cache_key"
+REPORT_NAME = "report"
+PACKAGES = (
+    "numpy", "scipy", "pandas", "statsmodels", "linearmodels", "pandera", "pydantic",
+    "papermill", "ipykernel", "matplotlib", "seaborn", "pypandoc-binary", "typst",
+)
+
+
+def format_number(value: Any) -> str:
+    """How a number appears in the report: ints with thousands separators, floats as
+    stored (notebooks round them to their reporting precision), booleans as yes/no."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (int, float)):
+        return f"{value:,}"
+    return str(value)
+
+
+def collect_results(config: StudyConfig, data: StudyData, runs: list[Run]) -> dict:
+    """The study's ``results.json``: every run's results and the headline numbers."""
+    run_results = {run.id: run.results for run in runs}
+    return {
+        "study": config.title,
+        "synthetic": bool(data.dataset.get("synthetic")),
+        "data": {"name": data.dataset.get("name"), "sha256": data.data_hash, "files": data.sha256},
+        "headline": {rid: res.get("headline", {}) for rid, res in run_results.items()},
+        "runs": run_results,
+    }
+
+
+def headline_variables(results: dict) -> dict:
+    """Nested mapping run -> key -> formatted string, for ``{{< var run.key >}}``."""
+
+    def fmt(tree: Any) -> Any:
+        return {k: fmt(v) for k, v in tree.items()} if isinstance(tree, dict) else format_number(tree)
+
+    return {**fmt(results["headline"]), "synthetic": results["synthetic"], "study_title": results["study"]}
+
+
+def flatten_headline(results: dict) -> dict[str, Any]:
+    """``{"run.key.sub": value}`` for every headline number (used by tests and checks)."""
+    flat: dict[str, Any] = {}
+
+    def walk(prefix: str, tree: Any) -> None:
+        if isinstance(tree, dict):
+            for key, value in tree.items():
+                walk(f"{prefix}.{key}" if prefix else key, value)
+        else:
+            flat[prefix] = tree
+
+    walk("", results["headline"])
+    return flat
+
+
+def table_markdown(frame: pd.DataFrame, caption: str) -> str:
+    """A pipe table with a caption line, readable by both Quarto and pandoc."""
+    header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
+    align = "|" + "|".join("---:" if pd.api.types.is_numeric_dtype(frame[c]) else ":---" for c in frame.columns) + "|"
+    rows = [
+        "| " + " | ".join("" if pd.isna(v) else format_number(v.item() if hasattr(v, "item") else v) for v in row) + " |"
+        for row in frame.itertuples(index=False)
+    ]
+    return "\n".join([header, align, *rows, "", f": {caption}", ""])
+
+
+def figure_markdown(path: str, caption: str, alt: str) -> str:
+    alt = alt.replace('"', "'")
+    return f'![{caption}]({path}){{fig-alt="{alt}" width="90%"}}\n'
+
+
+def write_generated(results: dict, runs: list[Run], generated: Path) -> None:
+    """Tables and figures of every run as include-able Markdown snippets."""
+    for run in runs:
+        run_out = generated / run.id
+        run_out.mkdir(parents=True, exist_ok=True)
+        res = results["runs"][run.id]
+        for key, table in res.get("tables", {}).items():
+            frame = pd.read_csv(run.folder / table["file"], keep_default_na=False, na_values=[""])
+            (run_out / f"{key}.md").write_text(table_markdown(frame, table["caption"]), encoding="utf-8")
+        for key, fig in res.get("figures", {}).items():
+            shutil.copyfile(run.folder / fig["file"], run_out / fig["file"])
+            rel = f"generated/{run.id}/{fig['file']}"
+            (run_out / f"{key}.md").write_text(figure_markdown(rel, fig["caption"], fig["alt"]), encoding="utf-8")
+
+
+def git_revision(root: Path) -> str:
+    """``HEAD``'s SHA, with ``+dirty`` when tracked files differ from it."""
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return sha + ("+dirty" if dirty else "")
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def provenance(config: StudyConfig, data: StudyData, runs: list[Run], engine: str, root: Path) -> dict:
+    return {
+        "git": git_revision(root),
+        "data_dir": str(config.data.dir.relative_to(root) if config.data.dir.is_relative_to(root) else config.data.dir),
+        "data_sha256": data.data_hash,
+        "data_files": data.sha256,
+        "synthetic": bool(data.dataset.get("synthetic")),
+        "generator_seed": data.dataset.get("seed"),
+        "packages": package_versions(),
+        "kernel": config.execution.kernel,
+        "runs": {run.id: {"notebook": run.notebook.path.name, "parameters": run.parameter_set.parameters} for run in runs},
+        "engine": engine,
+    }
+
+
+def provenance_markdown(stamp: dict) -> str:
+    lines = [
+        "| item | value |",
+        "|:---|:---|",
+        f"| git commit | `{stamp['git']}` |",
+        f"| data folder | `{stamp['data_dir']}` |",
+        f"| data sha256 (all files) | `{stamp['data_sha256']}` |",
+        *[f"| sha256 of {name} | `{digest}` |" for name, digest in sorted(stamp["data_files"].items())],
+        f"| synthetic data | {format_number(stamp['synthetic'])} |",
+        f"| generator seed | {stamp['generator_seed'] if stamp['generator_seed'] is not None else 'not applicable'} |",
+        f"| Jupyter kernel | `{stamp['kernel']}` |",
+        f"| rendered by | {stamp['engine']} |",
+        "",
+        ": Provenance of this report",
+        "",
+        "| package | version |",
+        "|:---|:---|",
+        *[f"| {name} | {version} |" for name, version in stamp["packages"].items()],
+        "",
+        ": Software versions",
+        "",
+        "| run | notebook | parameters |",
+        "|:---|:---|:---|",
+        *[
+            f"| {rid} | `{info['notebook']}` | `{json.dumps(info['parameters'], sort_keys=True) if info['parameters'] else 'defaults'}` |"
+            for rid, info in stamp["runs"].items()
+        ],
+        "",
+        ": Notebook runs (papermill) and their parameters",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def report_sources(root: Path, report_dir: Path) -> list[Path]:
+    """The Quarto project's sources: ``_quarto.yml`` and everything under ``reports/``
+    except rendered output and generated snippets."""
+    sources = [root / "_quarto.yml"]
+    for path in sorted(report_dir.rglob("*")):
+        rel = path.relative_to(report_dir).parts
+        if path.is_file() and rel[0] not in {"_output", "generated", ".quarto"}:
+            sources.append(path)
+    return sources
+
+
+def report_key(sources: list[Path], root: Path, runs: list[Run], stamp: dict) -> str:
+    digest = hashlib.sha256()
+    for path in sources:
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+    for run in runs:
+        digest.update(run.key.encode())
+    digest.update(json.dumps(stamp, sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def build(config: StudyConfig, data: StudyData, runs: list[Run], force: bool = False) -> Path:
+    """Assemble and render the report into ``config.report.output_dir``; skip if unchanged."""
+    root = config.report.source.parent.parent
+    report_dir = config.report.source.parent
+    engine = render.detect_engine()
+    stamp = provenance(config, data, runs, engine, root)
+    sources = report_sources(root, report_dir)
+    key = report_key(sources, root, runs, stamp)
+    out = config.report.output_dir
+    if not force and (out / KEY_FILE).exists() and (out / KEY_FILE).read_text() == key:
+        print(f"Report unchanged: {out}", flush=True)
+        return out
+
+    results = collect_results(config, data, runs)
+    config.execution.build_dir.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=".report-", dir=config.execution.build_dir))
+    try:
+        for source in sources:
+            target = stage / source.relative_to(root)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+        stage_reports = stage / report_dir.relative_to(root)
+        generated = stage_reports / "generated"
+        write_generated(results, runs, generated)
+        (generated / "provenance.md").write_text(provenance_markdown(stamp), encoding="utf-8")
+        (stage / "_variables.yml").write_text(
+            yaml.safe_dump(headline_variables(results), sort_keys=True, allow_unicode=True), encoding="utf-8"
+        )
+        rendered = stage / "_rendered"
+        rendered.mkdir()
+        print(f"Rendering the report with {engine} ...", flush=True)
+        render.render(stage, stage_reports / config.report.source.name, rendered, engine)
+        (rendered / "results.json").write_text(
+            json.dumps({**results, "provenance": stamp}, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+        )
+        (rendered / KEY_FILE).write_text(key)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        replace_dir(rendered, out)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    print(f"Report written to {out}", flush=True)
+    return out

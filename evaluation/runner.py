@@ -1,0 +1,181 @@
+"""Study runner: data -> every (notebook, parameter set) through papermill -> report.
+
+Each run executes in a temporary folder under ``<build>/runs/`` and is moved into
+place only when the notebook finished, so a failed run leaves nothing behind but a
+copy of the failed notebook in ``<build>/failed/`` for inspection. A run is skipped
+when its cache key (notebook bytes, parameters, data hash, library code, kernel) is
+unchanged; the report is re-rendered only when a run or a report source changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from . import report
+from .atomic import replace_dir
+from .config import NotebookConfig, ParameterSet, StudyConfig, check_notebook_parameters, load_config, run_id
+from .contract import StudyData, load_study_data
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+KEY_FILE = ".cache_key"
+
+
+class RunFailed(RuntimeError):
+    """A notebook failed; the message names notebook, parameter set, cell and error."""
+
+
+@dataclass(frozen=True)
+class Run:
+    id: str
+    notebook: NotebookConfig
+    parameter_set: ParameterSet
+    folder: Path
+    key: str
+
+    @property
+    def results(self) -> dict:
+        return json.loads((self.folder / "results.json").read_text(encoding="utf-8"))
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def code_fingerprint() -> str:
+    """sha256 over the library's Python sources, so a code change invalidates the cache."""
+    digest = hashlib.sha256()
+    for path in sorted(PACKAGE_DIR.rglob("*.py")):
+        digest.update(path.relative_to(PACKAGE_DIR).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def ensure_data(config: StudyConfig) -> StudyData:
+    """Generate the synthetic default data if asked and missing, then validate and hash."""
+    if not config.data.dir.exists() and config.data.generate_synthetic:
+        from .synthetic import generate
+
+        print(f"Generating synthetic default data into {config.data.dir} (seed {config.data.seed}) ...", flush=True)
+        generate(config.data.dir, seed=config.data.seed)
+    return load_study_data(config.data.dir)
+
+
+def run_key(notebook: NotebookConfig, parameter_set: ParameterSet, data_hash: str, code: str, kernel: str) -> str:
+    payload = {
+        "notebook": sha256_bytes(notebook.path.read_bytes()),
+        "parameters": parameter_set.parameters,
+        "data": data_hash,
+        "code": code,
+        "kernel": kernel,
+    }
+    return sha256_bytes(json.dumps(payload, sort_keys=True).encode())
+
+
+def plan_runs(config: StudyConfig, data: StudyData) -> list[Run]:
+    code = code_fingerprint()
+    runs_dir = config.execution.build_dir / "runs"
+    return [
+        Run(
+            id=run_id(nb, ps),
+            notebook=nb,
+            parameter_set=ps,
+            folder=runs_dir / run_id(nb, ps),
+            key=run_key(nb, ps, data.data_hash, code, config.execution.kernel),
+        )
+        for nb, ps in config.runs()
+    ]
+
+
+def is_cached(run: Run) -> bool:
+    key_file = run.folder / KEY_FILE
+    return key_file.exists() and key_file.read_text() == run.key and (run.folder / "results.json").exists()
+
+
+def execute(run: Run, config: StudyConfig) -> None:
+    """Execute one notebook with papermill into a temporary folder, then move it into place."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    run.folder.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{run.id}-", dir=run.folder.parent))
+    executed = work / run.notebook.path.name
+    parameters = {
+        **run.parameter_set.parameters,
+        "data_dir": str(config.data.dir),
+        "output_dir": str(work),
+    }
+    try:
+        papermill.execute_notebook(
+            str(run.notebook.path),
+            str(executed),
+            parameters=parameters,
+            kernel_name=config.execution.kernel,
+            execution_timeout=config.execution.timeout_seconds,
+            cwd=str(run.notebook.path.parent),
+            progress_bar=False,
+            log_output=False,
+        )
+        if not (work / "results.json").exists():
+            raise RunFailed(
+                f"notebook {_display(run.notebook.path)}, parameter set {run.parameter_set.name!r}: "
+                f"finished without writing results.json"
+            )
+    except PapermillExecutionError as err:
+        failed = _keep_failed(run, executed, config)
+        raise RunFailed(
+            f"notebook {_display(run.notebook.path)}, parameter set {run.parameter_set.name!r} "
+            f"failed in cell {err.cell_index} (execution count {err.exec_count}): {err.ename}: {err.evalue}\n"
+            f"The executed notebook is kept at {failed}"
+        ) from None
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    else:
+        (work / KEY_FILE).write_text(run.key)
+        replace_dir(work, run.folder)
+    finally:
+        if work.exists() and work != run.folder:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _keep_failed(run: Run, executed: Path, config: StudyConfig) -> Path:
+    failed_dir = config.execution.build_dir / "failed"
+    failed_dir.mkdir(parents=True, exist_ok=True)
+    target = failed_dir / f"{run.id}.ipynb"
+    if executed.exists():
+        shutil.copyfile(executed, target)
+    return target
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def run_study(config_path: str | Path, force: bool = False) -> Path:
+    """Run the whole study and render the report; returns the report folder.
+
+    Raises ``ConfigError``, ``ContractError`` or ``RunFailed`` with a message for the user.
+    """
+    config = load_config(config_path)
+    check_notebook_parameters(config, config_path)
+    data = ensure_data(config)
+    runs = plan_runs(config, data)
+    todo = [r for r in runs if force or not is_cached(r)]
+    print(f"{len(runs)} runs in the grid, {len(runs) - len(todo)} unchanged (cached), {len(todo)} to execute.", flush=True)
+    with tqdm(total=len(todo), desc="notebooks", unit="run", disable=not todo, file=sys.stderr) as bar:
+        for run in todo:
+            bar.set_postfix_str(run.id)
+            execute(run, config)
+            bar.update()
+    return report.build(config, data, runs, force=force)
