@@ -72,3 +72,27 @@ def plot_funding_by_pole(grants: pd.DataFrame) -> plt.Figure:
     ax.legend(title=None)
     fig.tight_layout()
     return fig
+
+
+def published_calls() -> pd.DataFrame:
+    """The seed's table of the two 2014-2020 calls (amounts in M EUR)."""
+    rows = [
+        {
+            "call": f"Linea {line}",
+            "for": programme.CALL_FOR[line],
+            "budget_m_eur": call["budget_eur"] / 1e6,
+            "submitted": call["submitted"],
+            "funded": call["funded"],
+            "firms_in_funded": call["firms_in_funded"],
+            "investment_m_eur": call["investment_eur"] / 1e6,
+            "grants_m_eur": call["grants_eur"] / 1e6,
+        }
+        for line, call in programme.CALLS.items()
+    ]
+    return pd.DataFrame(rows)
+
+
+def published_members() -> pd.DataFrame:
+    """The seed's count of pole members by type (June 2017)."""
+    rows = [{"type": TYPE_LABELS[t], "members": n} for t, n in programme.MEMBERS_JUNE_2017.items()]
+    return pd.DataFrame([*rows, {"type": "all", "members": programme.MEMBERS_TOTAL}])
