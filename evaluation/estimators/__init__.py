@@ -1,0 +1,12 @@
+"""Panel estimators: 2x2 DiD, two-way fixed effects and event studies.
+
+Each returns an :class:`evaluation.results.EstimationResult`; the inference
+(``vcov``: iid, HC1, CR0, CR1, CR2) is documented in :mod:`evaluation.inference`
+and, for users, in ``docs/estimators.md``.
+"""
+
+from evaluation.estimators.did import DID_TERM, did_2x2
+from evaluation.estimators.event_study import event_study, plot_event_study
+from evaluation.estimators.twfe import twfe
+
+__all__ = ["DID_TERM", "did_2x2", "event_study", "plot_event_study", "twfe"]
