@@ -298,6 +298,15 @@ def test_selection_by_design(data):
     means = pre.groupby("group")["lt"].mean()
     assert means["funded"] > means["unsuccessful"] > means["non-applicant"]
     assert means["funded"] - means["non-applicant"] > 0.5
+    # ... also within size class: selection on the unobserved firm effect (the merit
+    # score correlates with it), not only on size (unsuccessful applicants vs
+    # non-applicants within a class also differ by sector mix, so not compared here)
+    pre = pre.join(f["size_class"], on="firm_id")
+    firm_mean = pre.groupby(["firm_id", "group", "size_class"])["lt"].mean().reset_index()
+    firm_mean["within"] = firm_mean["lt"] - firm_mean.groupby("size_class")["lt"].transform("mean")
+    within = firm_mean.groupby("group")["within"].mean()
+    assert within["funded"] > within["unsuccessful"] + 0.1
+    assert within["funded"] > within["non-applicant"] + 0.1
     # observables: funded firms are larger, more often in manufacturing/ICT and in Torino
     firms = f[f["firm_type"].isin(["SME", "large"])].copy()
     firms["group"] = firms.index.map(status).map({True: "funded", False: "unsuccessful"}).fillna("non-applicant")
