@@ -18,8 +18,7 @@ residuals. The reference distribution (``df``) of each type is stated next to it
 ``CR1``  G/(G-1) * (N-1)/(N-K_c) * CR0; when units are nested in the clusters the
          unit effects count as one parameter in ``K_c`` (Stata's ``xtreg, fe
          vce(cluster)``: slopes, time dummies and the constant), else all count;
-         t(G-1) as Stata. (fixest's default ``fixef.K = "nested"`` counts one or two
-         parameters fewer: a relative difference below 1% once N >> K.)
+         t(G-1) as Stata. This equals fixest's default ``ssc()`` (checked in the tests).
 ``CR2``  Bell-McCaffrey: M (sum_g X_g' A_g e_g e_g' A_g X_g) M with
          A_g = (I - H_gg)^(-1/2) (symmetric square root, pseudo-inverse for singular
          blocks), H the hat matrix of the full dummy regression; working model
