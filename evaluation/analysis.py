@@ -19,7 +19,7 @@ from .results import EstimationResult
 
 OUTCOME_LABELS = {
     "turnover_eur": "turnover",
-    "employees": "employment (annual work units)",
+    "employees": "employment",
     "value_added_eur": "value added",
     "rd_expenditure_eur": "R&D expenditure",
 }
@@ -42,10 +42,10 @@ class FirstDid:
     def rows(self) -> list[dict]:
         """Tidy rows (log points) for the estimates table."""
         rows = [
-            {"outcome": self.outcome, "estimator": "naive post-period gap", "estimate": self.naive_gap,
+            {"outcome": self.outcome, "estimator": "naive gap", "estimate": self.naive_gap,
              "se": math.nan, "ci_low": math.nan, "ci_high": math.nan, "p": math.nan, "nobs": math.nan}
         ]
-        for name, result in (("2x2 DiD", self.did), ("TWFE (firm, year)", self.twfe)):
+        for name, result in (("2x2 DiD", self.did), ("TWFE", self.twfe)):
             est = result.table.loc[_effect_term(result)]
             rows.append({"outcome": self.outcome, "estimator": name, "estimate": est["estimate"], "se": est["se"],
                          "ci_low": est["ci_low"], "ci_high": est["ci_high"], "p": est["p"], "nobs": result.nobs})
@@ -56,15 +56,27 @@ class FirstDid:
     def headline(self) -> dict:
         """Numbers the report quotes, in percent, rounded to one decimal."""
         fe = self.twfe.table.loc[_effect_term(self.twfe)]
-        did = self.did.table.loc[_effect_term(self.did)]
         return {
             "twfe_pct": round(percent(fe["estimate"]), 1),
             "twfe_ci_low_pct": round(percent(fe["ci_low"]), 1),
             "twfe_ci_high_pct": round(percent(fe["ci_high"]), 1),
-            "did_pct": round(percent(did["estimate"]), 1),
             "naive_pct": round(percent(self.naive_gap), 1),
             "truth_pct": "n/a (real data)" if self.truth is None else round(percent(self.truth), 1),
         }
+
+
+ESTIMATE_COLUMNS = {
+    "outcome": "outcome", "estimator": "estimator", "estimate": "estimate", "se": "SE",
+    "ci_low": "CI low", "ci_high": "CI high", "p": "p", "nobs": "N", "truth": "truth",
+}
+
+
+def estimates_table(results: list[FirstDid]) -> pd.DataFrame:
+    """All estimates of one call, rounded to four decimals, with readable column names."""
+    table = pd.DataFrame([row for res in results for row in res.rows()]).round(4)
+    table["outcome"] = table["outcome"].map(OUTCOME_LABELS)
+    table["nobs"] = table["nobs"].astype("Int64")
+    return table.rename(columns=ESTIMATE_COLUMNS)
 
 
 def _effect_term(result: EstimationResult) -> str:
@@ -98,9 +110,9 @@ def group_sizes(sample: pd.DataFrame) -> pd.DataFrame:
     pre = sample[sample["post"] == 0]
     table = pd.DataFrame({
         "firms": sample.groupby("funded")["firm_id"].nunique(),
-        "firm_years": sample.groupby("funded").size(),
-        "pre_mean_log_turnover": pre.groupby("funded")["log_turnover_eur"].mean().round(3),
-        "pre_mean_log_employees": pre.groupby("funded")["log_employees"].mean().round(3),
+        "firm-years": sample.groupby("funded").size(),
+        "log turnover, pre": pre.groupby("funded")["log_turnover_eur"].mean().round(3),
+        "log employment, pre": pre.groupby("funded")["log_employees"].mean().round(3),
     })
     table.index = table.index.map({1: "funded", 0: "unsuccessful"})
     return table.rename_axis("group").reset_index()

@@ -22,7 +22,11 @@ def programme_figures(data: StudyData) -> pd.DataFrame:
     members = data.firms[data.firms["pole"] != "none"]
     rows = [("Pole members", "all", programme.MEMBERS_TOTAL, len(members))]
     for firm_type, published in programme.MEMBERS_JUNE_2017.items():
-        rows.append((f"Pole members: {TYPE_LABELS[firm_type]}", "all", published, int((members["firm_type"] == firm_type).sum())))
+        label = f"Pole members: {TYPE_LABELS[firm_type]}"
+        if firm_type == "other":  # the source's breakdown leaves 100 members unclassified
+            published += programme.MEMBERS_NOT_BROKEN_DOWN
+            label += f" ({programme.MEMBERS_JUNE_2017['other']} listed + {programme.MEMBERS_NOT_BROKEN_DOWN} not broken down)"
+        rows.append((label, "all", published, int((members["firm_type"] == firm_type).sum())))
     for line, call in programme.CALLS.items():
         apps = data.applications[data.applications["line"] == line]
         funded = apps[apps["funded"]]
@@ -33,8 +37,8 @@ def programme_figures(data: StudyData) -> pd.DataFrame:
             ("Investment, M EUR", f"Linea {line}", call["investment_eur"] / 1e6, round(funded["investment_eur"].sum() / 1e6, 1)),
             ("Grants, M EUR", f"Linea {line}", call["grants_eur"] / 1e6, round(funded["grant_eur"].sum() / 1e6, 1)),
         ]
-    table = pd.DataFrame(rows, columns=["figure", "call", "published", "in_data"])
-    table["matches"] = (table["published"] - table["in_data"]).abs() < 1e-9
+    table = pd.DataFrame(rows, columns=["figure", "call", "published", "in the data"])
+    table["matches"] = (table["published"] - table["in the data"]).abs() < 1e-9
     return table
 
 
@@ -79,13 +83,12 @@ def published_calls() -> pd.DataFrame:
     rows = [
         {
             "call": f"Linea {line}",
-            "for": programme.CALL_FOR[line],
-            "budget_m_eur": call["budget_eur"] / 1e6,
-            "submitted": call["submitted"],
-            "funded": call["funded"],
-            "firms_in_funded": call["firms_in_funded"],
-            "investment_m_eur": call["investment_eur"] / 1e6,
-            "grants_m_eur": call["grants_eur"] / 1e6,
+            "budget (M EUR)": call["budget_eur"] / 1e6,
+            "projects submitted": call["submitted"],
+            "projects funded": call["funded"],
+            "firms in funded projects": call["firms_in_funded"],
+            "investment (M EUR)": call["investment_eur"] / 1e6,
+            "grants (M EUR)": call["grants_eur"] / 1e6,
         }
         for line, call in programme.CALLS.items()
     ]
@@ -95,4 +98,5 @@ def published_calls() -> pd.DataFrame:
 def published_members() -> pd.DataFrame:
     """The seed's count of pole members by type (June 2017)."""
     rows = [{"type": TYPE_LABELS[t], "members": n} for t, n in programme.MEMBERS_JUNE_2017.items()]
+    rows.append({"type": "not broken down by type in the source", "members": programme.MEMBERS_NOT_BROKEN_DOWN})
     return pd.DataFrame([*rows, {"type": "all", "members": programme.MEMBERS_TOTAL}])

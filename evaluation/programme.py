@@ -31,6 +31,11 @@ MEMBERS_JUNE_2017: dict[str, int] = {"SME": 858, "large": 133, "research_org": 6
 
 MEMBERS_TOTAL = 1194
 
+MEMBERS_NOT_BROKEN_DOWN = MEMBERS_TOTAL - sum(MEMBERS_JUNE_2017.values())
+"""100: the source gives 1,194 members "tra cui" (among which) 858 + 133 + 60 + 43 =
+1,094, so 100 members are not broken down by type. The study files them under the
+residual type ``other`` (43 + 100 = 143)."""
+
 CALLS: dict[str, dict[str, float]] = {
     "A": {
         "budget_eur": 35_000_000,

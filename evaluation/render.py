@@ -36,7 +36,7 @@ def detect_engine() -> str:
 
     return (
         f"offline renderer: pandoc {pypandoc.get_pandoc_version()} (pypandoc-binary) for HTML, "
-        f"pandoc's typst writer and typst {metadata.version('typst')} (typst wheel) for PDF"
+        f"the pandoc typst writer and typst {metadata.version('typst')} (typst wheel) for PDF"
     )
 
 
@@ -98,7 +98,9 @@ def _render_offline(project: Path, source: Path, out_dir: Path) -> None:
     base = source.parent
     markdown = base / f"{source.stem}.offline.md"
     markdown.write_text(expand_shortcodes(source.read_text(encoding="utf-8"), variables, base), encoding="utf-8")
-    common = ["--standalone", "--toc", "--lua-filter", str(ASSETS / "offline.lua"), f"--resource-path={base}"]
+    # --columns: no source line counts as "long", so pipe tables keep natural column
+    # widths instead of widths proportional to their dashes.
+    common = ["--standalone", "--toc", "--columns=1000", "--lua-filter", str(ASSETS / "offline.lua"), f"--resource-path={base}"]
     try:
         pypandoc.convert_file(
             str(markdown), "html5", format="markdown",
@@ -111,5 +113,5 @@ def _render_offline(project: Path, source: Path, out_dir: Path) -> None:
             str(markdown), "typst", format="markdown", outputfile=str(typ), extra_args=common, cworkdir=str(base)
         )
         typst.compile(str(typ), output=str(out_dir / f"{source.stem}.pdf"), root=str(base))
-    except (RuntimeError, OSError) as err:
+    except (RuntimeError, OSError, typst.TypstError) as err:
         raise RenderError(f"offline rendering of {source.name} failed: {err}") from None

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import platform
 import shutil
 import subprocess
@@ -92,15 +93,26 @@ def flatten_headline(results: dict) -> dict[str, Any]:
     return flat
 
 
+def format_cell(value: Any) -> str:
+    """A table cell: blank for missing, whole floats without decimals, else ``format_number``."""
+    if hasattr(value, "item"):
+        value = value.item()
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float) and value.is_integer() and abs(value) >= 1:
+        value = int(value)
+    return format_number(value)
+
+
 def table_markdown(frame: pd.DataFrame, caption: str) -> str:
-    """A pipe table with a caption line, readable by both Quarto and pandoc."""
-    header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
-    align = "|" + "|".join("---:" if pd.api.types.is_numeric_dtype(frame[c]) else ":---" for c in frame.columns) + "|"
-    rows = [
-        "| " + " | ".join("" if pd.isna(v) else format_number(v.item() if hasattr(v, "item") else v) for v in row) + " |"
-        for row in frame.itertuples(index=False)
-    ]
-    return "\n".join([header, align, *rows, "", f": {caption}", ""])
+    """A pipe table with a caption line, readable by both Quarto and pandoc; numeric
+    columns are right-aligned."""
+    cells = [[format_cell(v) for v in row] for row in frame.itertuples(index=False)]
+    headers = [str(c) for c in frame.columns]
+    numeric = [pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns]
+    align = "|" + "|".join("---:" if num else ":---" for num in numeric) + "|"
+    lines = ["| " + " | ".join(headers) + " |", align, *("| " + " | ".join(r) + " |" for r in cells)]
+    return "\n".join([*lines, "", f": {caption}", ""])
 
 
 def figure_markdown(path: str, caption: str, alt: str) -> str:
@@ -177,37 +189,25 @@ def provenance(config: StudyConfig, data: StudyData, runs: list[Run], engine: st
 
 
 def provenance_markdown(stamp: dict) -> str:
-    lines = [
-        "| item | value |",
-        "|:---|:---|",
-        f"| git commit | `{stamp['git']}` |",
-        f"| data folder | `{stamp['data_dir']}` |",
-        f"| data sha256 (all files) | `{stamp['data_sha256']}` |",
-        *[f"| sha256 of {name} | `{digest}` |" for name, digest in sorted(stamp["data_files"].items())],
-        f"| synthetic data | {format_number(stamp['synthetic'])} |",
-        f"| generator seed | {stamp['generator_seed'] if stamp['generator_seed'] is not None else 'not applicable'} |",
-        f"| Jupyter kernel | `{stamp['kernel']}` |",
-        f"| rendered by | {stamp['engine']} |",
-        "",
-        ": Provenance of this report",
-        "",
-        "| package | version |",
-        "|:---|:---|",
-        *[f"| {name} | {version} |" for name, version in stamp["packages"].items()],
-        "",
-        ": Software versions",
-        "",
-        "| run | notebook | parameters |",
-        "|:---|:---|:---|",
-        *[
-            f"| {rid} | `{info['notebook']}` | `{json.dumps(info['parameters'], sort_keys=True) if info['parameters'] else 'defaults'}` |"
-            for rid, info in stamp["runs"].items()
-        ],
-        "",
-        ": Notebook runs (papermill) and their parameters",
-        "",
+    items = [
+        ("git commit", f"`{stamp['git']}`"),
+        ("data folder", f"`{stamp['data_dir']}`"),
+        ("data sha256 (all files)", f"`{stamp['data_sha256']}`"),
+        *[(f"sha256 of {name}", f"`{digest}`") for name, digest in sorted(stamp["data_files"].items())],
+        ("synthetic data", format_number(stamp["synthetic"])),
+        ("generator seed", "not applicable" if stamp["generator_seed"] is None else str(stamp["generator_seed"])),
+        ("Jupyter kernel", f"`{stamp['kernel']}`"),
+        ("rendered by", stamp["engine"]),
     ]
-    return "\n".join(lines)
+    runs = [
+        (rid, f"`{info['notebook']}`", f"`{json.dumps(info['parameters'], sort_keys=True)}`" if info["parameters"] else "defaults")
+        for rid, info in stamp["runs"].items()
+    ]
+    return "\n".join([
+        table_markdown(pd.DataFrame(items, columns=["item", "value"]), "Provenance of this report"),
+        table_markdown(pd.DataFrame(list(stamp["packages"].items()), columns=["package", "version"]), "Software versions"),
+        table_markdown(pd.DataFrame(runs, columns=["run", "notebook", "parameters"]), "Notebook runs (papermill) and their parameters"),
+    ])
 
 
 def report_sources(root: Path, report_dir: Path) -> list[Path]:

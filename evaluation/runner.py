@@ -132,7 +132,7 @@ def execute(run: Run, config: StudyConfig) -> None:
         failed = _keep_failed(run, executed, config)
         raise RunFailed(
             f"notebook {_display(run.notebook.path)}, parameter set {run.parameter_set.name!r} "
-            f"failed in cell {err.cell_index} (execution count {err.exec_count}): {err.ename}: {err.evalue}\n"
+            f"failed in {_cell_position(run.notebook.path, err.source)}: {err.ename}: {err.evalue}\n"
             f"The executed notebook is kept at {failed}"
         ) from None
     except BaseException:
@@ -144,6 +144,18 @@ def execute(run: Run, config: StudyConfig) -> None:
     finally:
         if work.exists() and work != run.folder:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def _cell_position(notebook: Path, source: str) -> str:
+    """Where a failing cell sits in the source notebook (1-based, as Jupyter shows it)."""
+    import nbformat
+
+    cells = nbformat.read(notebook, as_version=4).cells
+    first_line = source.strip().splitlines()[0] if source.strip() else ""
+    for number, cell in enumerate(cells, start=1):
+        if cell.cell_type == "code" and cell.source.strip() == source.strip():
+            return f"cell {number} of {len(cells)} (`{first_line[:60]}`)"
+    return f"the cell starting `{first_line[:60]}`"
 
 
 def _keep_failed(run: Run, executed: Path, config: StudyConfig) -> Path:

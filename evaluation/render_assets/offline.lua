@@ -34,3 +34,11 @@ function Div(div)
   div.classes:insert("callout")
   return div
 end
+
+-- In the PDF, set code (hashes, file names) a little smaller so that a sha256 fits.
+function Pandoc(doc)
+  if FORMAT:match("typst") then
+    doc.blocks:insert(1, pandoc.RawBlock("typst", "#show raw: set text(size: 0.72em)"))
+  end
+  return doc
+end
