@@ -561,8 +561,8 @@ def file_sha256(path: str | Path) -> str:
 
 
 def combined_hash(digests: dict[str, str]) -> str:
-    """sha256 of the lines ``"<name>  <digest>\\n"`` sorted by name (the format of
-    ``sha256sum``), so that ``sha256sum`` output of the files, sorted, hashes the same."""
+    """sha256 of the lines ``"<digest>  <name>\\n"`` sorted by name: the output of
+    ``sha256sum`` on the files, sorted by file name, hashed once more."""
     text = "".join(f"{digests[n]}  {n}\n" for n in sorted(digests))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
