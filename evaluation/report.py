@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import platform
 import shutil
 import subprocess
@@ -95,10 +94,10 @@ def flatten_headline(results: dict) -> dict[str, Any]:
 
 def format_cell(value: Any) -> str:
     """A table cell: blank for missing, whole floats without decimals, else ``format_number``."""
+    if pd.isna(value):
+        return ""
     if hasattr(value, "item"):
         value = value.item()
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
     if isinstance(value, float) and value.is_integer() and abs(value) >= 1:
         value = int(value)
     return format_number(value)

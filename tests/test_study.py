@@ -93,3 +93,12 @@ def test_forced_rerun_gives_byte_identical_results(study):
     first = (out / "results.json").read_bytes()
     run_study(path, force=True)
     assert (out / "results.json").read_bytes() == first
+
+
+def test_figures_have_captions_and_alt_text(study):
+    _, out = study
+    html = (out / "report.html").read_text()
+    assert html.count("<figcaption") >= 4
+    images = html.split("<img")[1:]
+    assert len(images) >= 4
+    assert all(' alt="' in img.split(">")[0] for img in images)
