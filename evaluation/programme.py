@@ -27,7 +27,8 @@ POLE_DOMAINS: dict[str, str] = {
 }
 
 MEMBERS_JUNE_2017: dict[str, int] = {"SME": 858, "large": 133, "research_org": 60, "other": 43}
-"""Pole members by type, June 2017 survey (seed 001, section 1): 1,194 in all."""
+"""Pole members by type, June 2017 survey (seed 001, section 1), as listed "among" the
+1,194 members; the four add up to 1,094 (see ``MEMBERS_NOT_BROKEN_DOWN``)."""
 
 MEMBERS_TOTAL = 1194
 

@@ -16,7 +16,7 @@ Organisations (``firms.csv``)
 * 1,194 pole members (``programme.MEMBERS_TOTAL``): exactly 858 SMEs, 133 large
   firms and 60 research organisations (``programme.MEMBERS_JUNE_2017``), and 143
   "other" organisations: the source's 43 others plus the 100 members its total counts
-  but its breakdown leaves out (see ``MEMBERS_UNCLASSIFIED``); pole drawn with probabilities
+  but its breakdown leaves out (see ``programme.MEMBERS_NOT_BROKEN_DOWN``); pole drawn with probabilities
   ``POLE_WEIGHTS`` (unequal pole sizes); ``member_since`` in 2009-2017 with
   probabilities ``MEMBER_SINCE_P`` (most joined when the poles started, 2009-2010).
 * ``n_nonmembers`` enterprises (default 3,000) with ``pole = none``: 4% large, the
@@ -140,7 +140,6 @@ __all__ = [
     "START_YEARS",
     "true_effect",
     "member_type_counts",
-    "MEMBERS_UNCLASSIFIED",
     "simulate",
     "generate",
     "SyntheticData",
@@ -228,19 +227,10 @@ SIZE_TREND = {"micro": -0.005, "small": -0.0015, "medium": 0.002, "large": 0.004
 NOISE_SD = {"turnover_eur": 0.10, "employees": 0.06, "value_added_eur": 0.08, "rd_expenditure_eur": 0.30}
 AR_RHO = 0.6
 
-MEMBERS_UNCLASSIFIED = programme.MEMBERS_TOTAL - sum(programme.MEMBERS_JUNE_2017.values())
-"""Members the source counts in its total but not in its breakdown by type: seed 001
-says "1.194 unita ..., tra cui 858 PMI, 133 grandi imprese, 60 organismi di ricerca e 43
-altre tipologie" and 858 + 133 + 60 + 43 = 1,094, so 100 members are left unclassified
-("tra cui" = "among which"). The generator keeps the total and the SME, large-firm and
-research-organisation counts exactly and files the 100 under ``other`` (the contract's
-residual type): 43 + 100 = 143 "other" members."""
-
-
 def member_type_counts() -> dict[str, int]:
     """Pole members by ``firm_type`` in the synthetic data (sums to ``MEMBERS_TOTAL``)."""
     counts = dict(programme.MEMBERS_JUNE_2017)
-    counts["other"] += MEMBERS_UNCLASSIFIED
+    counts["other"] += programme.MEMBERS_NOT_BROKEN_DOWN  # the 100 the source leaves unclassified
     assert sum(counts.values()) == programme.MEMBERS_TOTAL
     return counts
 

@@ -93,8 +93,8 @@ def test_pole_members_match_published_counts(raw):
     for t in ("SME", "large", "research_org"):
         assert by_type[t] == programme.MEMBERS_JUNE_2017[t]
     # the source's breakdown sums to 1,094; its 100 unclassified members are "other"
-    assert synthetic.MEMBERS_UNCLASSIFIED == 100
-    assert by_type["other"] == programme.MEMBERS_JUNE_2017["other"] + synthetic.MEMBERS_UNCLASSIFIED
+    assert programme.MEMBERS_NOT_BROKEN_DOWN == 100  # 1,194 - (858 + 133 + 60 + 43), seed 001
+    assert by_type["other"] == programme.MEMBERS_JUNE_2017["other"] + programme.MEMBERS_NOT_BROKEN_DOWN
     sizes = members["pole"].value_counts()
     assert set(sizes.index) == set(programme.POLES)
     assert sizes.nunique() == len(programme.POLES)  # unequal pole sizes
