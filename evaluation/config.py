@@ -25,6 +25,12 @@ class ConfigError(ValueError):
     """``study.yml`` is malformed; the message names the file and the offending key."""
 
 
+def _reject_repeated(what: str, names: list[str]) -> None:
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ValueError(f"{what} names repeated: {repeated}")
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -68,10 +74,7 @@ class NotebookConfig(_Strict):
 
     @model_validator(mode="after")
     def _unique_sets(self) -> NotebookConfig:
-        names = [p.name for p in self.parameter_sets]
-        duplicated = sorted({n for n in names if names.count(n) > 1})
-        if duplicated:
-            raise ValueError(f"parameter set names repeated: {duplicated}")
+        _reject_repeated("parameter set", [p.name for p in self.parameter_sets])
         return self
 
 
@@ -84,10 +87,7 @@ class StudyConfig(_Strict):
 
     @model_validator(mode="after")
     def _unique_notebooks(self) -> StudyConfig:
-        names = [n.name for n in self.notebooks]
-        duplicated = sorted({n for n in names if names.count(n) > 1})
-        if duplicated:
-            raise ValueError(f"notebook names repeated: {duplicated}")
+        _reject_repeated("notebook", [n.name for n in self.notebooks])
         return self
 
     def runs(self) -> list[tuple[NotebookConfig, ParameterSet]]:

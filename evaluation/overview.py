@@ -58,22 +58,13 @@ def funding_by_pole(data: StudyData) -> pd.DataFrame:
     return grants
 
 
-def plot_members_by_pole(counts: pd.DataFrame) -> plt.Figure:
+def plot_by_pole(frame: pd.DataFrame, value: str, hue: str, ylabel: str) -> plt.Figure:
+    """Bars of ``value`` for each pole (in the region's order), one colour per ``hue``."""
     fig, ax = plt.subplots(figsize=(7, 3.8))
-    sns.barplot(data=counts, x="pole", y="members", hue="firm_type", order=list(programme.POLES), ax=ax)
+    sns.barplot(data=frame, x="pole", y=value, hue=hue, order=list(programme.POLES), ax=ax)
     ax.set_xlabel("Polo di Innovazione")
-    ax.set_ylabel("members")
+    ax.set_ylabel(ylabel)
     ax.legend(title=None, fontsize=8)
-    fig.tight_layout()
-    return fig
-
-
-def plot_funding_by_pole(grants: pd.DataFrame) -> plt.Figure:
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    sns.barplot(data=grants, x="pole", y="grants_m_eur", hue="line", order=list(programme.POLES), ax=ax)
-    ax.set_xlabel("Polo di Innovazione")
-    ax.set_ylabel("grants, M EUR")
-    ax.legend(title=None)
     fig.tight_layout()
     return fig
 
