@@ -10,3 +10,12 @@ from evaluation.estimators.event_study import event_study, plot_event_study
 from evaluation.estimators.twfe import twfe
 
 __all__ = ["DID_TERM", "did_2x2", "event_study", "plot_event_study", "twfe"]
+from evaluation.estimators.staggered import (
+    AggteResult,
+    AttGtResult,
+    aggte,
+    att_gt,
+    plot_staggered_event_study,
+)
+
+__all__ += ["AggteResult", "AttGtResult", "aggte", "att_gt", "plot_staggered_event_study"]
