@@ -25,6 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     study = commands.add_parser("study", help="run every notebook of study.yml and render the report")
     study.add_argument("config", nargs="?", default="study.yml", type=Path)
     study.add_argument("--force", action="store_true", help="ignore the cache and execute everything again")
+    study.add_argument("--jobs", type=int, help="notebooks to run at once on a Dask LocalCluster (overrides study.yml)")
+    study.add_argument("--scheduler", help="address of an existing Dask scheduler (overrides study.yml)")
     generate = commands.add_parser("generate", help="write the synthetic default data")
     generate.add_argument("out_dir", type=Path)
     generate.add_argument("--seed", type=int, default=20170601)
@@ -36,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "study":
             from .runner import run_study
 
-            run_study(args.config, force=args.force)
+            run_study(args.config, force=args.force, jobs=args.jobs, scheduler=args.scheduler)
         elif args.command == "generate":
             from .synthetic import generate as generate_data
 

@@ -47,6 +47,8 @@ class ExecutionConfig(_Strict):
     kernel: str = Field(description="Jupyter kernel that papermill starts for every notebook.")
     timeout_seconds: int = Field(600, gt=0, le=86_400, description="Per-cell execution timeout.")
     build_dir: Path = Field(Path("build"), description="Ignored folder for executed notebooks and results.")
+    jobs: int = Field(1, ge=1, le=256, description="Notebooks run at once (Dask LocalCluster workers; 1 = in process).")
+    scheduler: str | None = Field(None, description="Address of an existing Dask scheduler, e.g. tcp://host:8786.")
 
 
 class ReportConfig(_Strict):

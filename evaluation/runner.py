@@ -174,10 +174,53 @@ def _display(path: Path) -> str:
         return str(path)
 
 
-def run_study(config_path: str | Path, force: bool = False) -> Path:
+def execute_all(todo: list[Run], config: StudyConfig, jobs: int, scheduler: str | None) -> None:
+    """Execute the runs: in this process when ``jobs == 1`` and no scheduler is given,
+    else as tasks on Dask (a ``LocalCluster`` of ``jobs`` single-threaded worker
+    processes, or the scheduler at ``scheduler``, whose workers must see this folder).
+
+    Every run that can finish does; then the first failure, in grid order, is raised.
+    Results do not depend on the order runs finish in: each run writes its own folder
+    and the report reads them in grid order.
+    """
+    bar = tqdm(total=len(todo), desc="notebooks", unit="run", disable=not todo, file=sys.stderr)
+    failures: dict[str, BaseException] = {}
+    with bar:
+        if jobs == 1 and scheduler is None:
+            for run in todo:
+                bar.set_postfix_str(run.id)
+                try:
+                    execute(run, config)
+                except RunFailed as err:
+                    failures[run.id] = err
+                bar.update()
+        elif todo:
+            from dask.distributed import Client, LocalCluster, as_completed
+
+            cluster = None if scheduler else LocalCluster(
+                n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None
+            )
+            with Client(scheduler or cluster) as client:
+                futures = {client.submit(execute, run, config, key=f"run-{run.id}-{run.key[:12]}", pure=False): run for run in todo}
+                for future in as_completed(futures):
+                    run = futures[future]
+                    if future.status == "error":
+                        failures[run.id] = future.exception()
+                    bar.set_postfix_str(run.id)
+                    bar.update()
+            if cluster is not None:
+                cluster.close()
+    for run in todo:
+        if run.id in failures:
+            raise failures[run.id]
+
+
+def run_study(config_path: str | Path, force: bool = False, jobs: int | None = None, scheduler: str | None = None) -> Path:
     """Run the whole study and render the report; returns the report folder.
 
-    Raises ``ConfigError``, ``ContractError`` or ``RunFailed`` with a message for the user.
+    ``jobs`` and ``scheduler`` override ``execution.jobs`` and ``execution.scheduler``
+    of the study file. Raises ``ConfigError``, ``ContractError`` or ``RunFailed``
+    with a message for the user.
     """
     config = load_config(config_path)
     check_notebook_parameters(config, config_path)
@@ -185,9 +228,9 @@ def run_study(config_path: str | Path, force: bool = False) -> Path:
     runs = plan_runs(config, data)
     todo = [r for r in runs if force or not is_cached(r)]
     print(f"{len(runs)} runs in the grid, {len(runs) - len(todo)} unchanged (cached), {len(todo)} to execute.", flush=True)
-    with tqdm(total=len(todo), desc="notebooks", unit="run", disable=not todo, file=sys.stderr) as bar:
-        for run in todo:
-            bar.set_postfix_str(run.id)
-            execute(run, config)
-            bar.update()
+    execute_all(
+        todo, config,
+        jobs=min(jobs or config.execution.jobs, max(len(todo), 1)),
+        scheduler=scheduler or config.execution.scheduler,
+    )
     return report.build(config, data, runs, force=force)

@@ -117,7 +117,7 @@ def test_a_failing_notebook_names_notebook_parameters_cell_and_error(tmp_path, d
 
     make_study(tmp_path, default_data, failing=True)
     with pytest.raises(RunFailed) as err:
-        run_study(study)
+        run_study(study, force=True, jobs=2)  # two runs on a Dask LocalCluster: the error crosses processes
     message = str(err.value)
     assert "fail.ipynb" in message
     assert "'always'" in message
