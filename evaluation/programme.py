@@ -75,3 +75,25 @@ FIRM_TYPES: tuple[str, ...] = ("SME", "large", "research_org", "other")
 SIZE_CLASSES: tuple[str, ...] = ("micro", "small", "medium", "large")
 """EU size classes (Recommendation 2003/361/EC): micro < 10 employees, small < 50,
 medium < 250, large otherwise."""
+
+PROGRAMME_IN_NUMBERS: tuple[tuple[str, float, str, str], ...] = (
+    # (indicator, value, unit, period) -- all from seed 001, sections "Nascita", "Rilancio" and 1-5.
+    ("Poles created (POR FESR 2007-2013)", 12, "poles", "2009"),
+    ("Poles after the 2015 reorganisation (S3 thematic areas)", 7, "poles", "2015"),
+    ("Pole members", 1194, "organisations", "June 2017"),
+    ("Cumulated R&D investment by members in regionally funded projects", 487, "M EUR", "2007-2013"),
+    ("R&D investment activated by the pole measures (3 annual programmes)", 240, "M EUR", "2007-2013"),
+    ("Grants awarded by the pole measures", 126, "M EUR", "2007-2013"),
+    ("Research, innovation and feasibility projects activated", 600, "projects (over)", "2007-2013"),
+    ("Patents: Agrifood", 5, "patents", "2007-2013"),
+    ("Patents: energy and clean technologies", 36, "patents", "2007-2013"),
+    ("Patents: biotechnology", 12, "patents", "2007-2013"),
+    ("Agreements with training agencies", 47, "agreements", "June 2017"),
+    ("Collaborations with research organisations", 195, "collaborations", "June 2017"),
+    ("Participation of members in the Strategic Research Agendas", 30, "% of members", "June 2017"),
+    ("Participation in the Strategic Research Agendas, previous programme", 49, "% of members", "2007-2013"),
+    ("Extra-regional and international collaborations", 200, "collaborations (over)", "June 2017"),
+)
+"""The second seed's programme figures (Regione Piemonte, June 2017). The participation
+rates are not comparable across programmes: the 2014-2020 programme was still running
+and research organisations no longer take part as grant beneficiaries."""

@@ -1,0 +1,142 @@
+"""The European Cluster Observatory's assessment of Piedmont's cluster policy.
+
+Content of seed ``000`` (``data/seeds/000_994f868af143dcef.txt``: EOCIC / CSIL
+presentation), translated into English with the Italian terms kept. Each point says
+whether the evaluation's data can speak to it: ``evidence`` names the study result
+that does (filled in by the report from ``results.json``), otherwise
+``data_needed`` says what data would make it testable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Point:
+    category: str
+    italian: str
+    english: str
+    evidence: str | None = None
+    data_needed: str | None = None
+
+
+NOT_TESTABLE = "not testable with these data"
+
+ASSESSMENT: tuple[Point, ...] = (
+    # Punti di forza (strengths)
+    Point("strength", "I clusters individuati poggiano su competenze e specializzazioni regionali esistenti",
+          "The clusters rest on existing regional competences and specialisations",
+          evidence="members_by_pole"),
+    Point("strength", "Coinvolgimento e partecipazione di reti di soggetti pubblici e privati",
+          "Networks of public and private actors (universities, technology parks, research centres, firms, SMEs) "
+          "take part in designing and implementing the cluster policy",
+          evidence="participation"),
+    Point("strength", "Continuità del supporto politico", "Continuity of political support",
+          data_needed="the policy history: calls, budgets and rules per programming period"),
+    Point("strength", "Integrazione tra la strategia di specializzazione intelligente e i cluster",
+          "Integration between the smart specialisation strategy (S3) and the clusters",
+          data_needed="projects classified by S3 area and technology trajectory"),
+    Point("strength", "Conoscenza e consapevolezza del processo di applicazione della S3",
+          "Knowledge and awareness of how the S3 is implemented among the main actors of the regional ecosystem",
+          data_needed="a survey of members and stakeholders"),
+    # Debolezza (weaknesses)
+    Point("weakness", "Collaborazione ristretta all'ambito regionale (inadeguatezza dei fondi nazionali)",
+          "Collaboration confined to the region (national funds inadequate)",
+          data_needed="partners' locations and extra-regional or international projects"),
+    Point("weakness", "Integrazione tra i poli di innovazione e gli altri attori dell'ecosistema regionale",
+          "Integration between the poles and the other actors of the regional ecosystem",
+          evidence="newcomers"),
+    Point("weakness", "Coordinamento di alcune attività orizzontali dei poli; standard di qualità/servizio comuni",
+          "Coordination of some horizontal activities of the poles; common quality and service standards",
+          evidence="pole_concentration"),
+    Point("weakness", "Ruolo dei poli focalizzato sulla ricerca collaborativa",
+          "The poles' role is focused on collaborative research; other important areas of cluster policy are "
+          "still little integrated in their activity",
+          data_needed="services delivered by the poles beyond R&D projects (training, internationalisation, start-up support)"),
+    # Opportunità (opportunities)
+    Point("opportunity", "Cambiamenti tecnologici e nuovi trend (economia circolare, automazione, digitalizzazione)",
+          "Technological change and new trends of national and European economic policy (circular economy, "
+          "automation, digitalisation)", data_needed="projects classified by technology"),
+    Point("opportunity", "Processo di revisione della strategia di specializzazione intelligente",
+          "The revision of the smart specialisation strategy (better links between policy competences, a revised "
+          "technology roadmap)", data_needed="the revised S3 and its mapping to poles"),
+    Point("opportunity", "Realizzazione della Città della Salute", "Building the Città della Salute (health city)",
+          data_needed="life-science firms' links to the new hospital and research campus"),
+    Point("opportunity", "Centro di Competenza su Advanced Manufacturing",
+          "The Competence Centre on Advanced Manufacturing", data_needed="firms' use of the competence centre"),
+    # Rischi (risks)
+    Point("risk", "Incertezza sul finanziamento dei poli ed eccessiva dipendenza dai fondi strutturali",
+          "Uncertain funding of the poles and excessive dependence on intermediating structural funds",
+          evidence="cost_effectiveness"),
+    Point("risk", "Mancanza di coordinamento tra politiche regionali e nazionali (Sabatini, Centri di Competenza)",
+          "Lack of coordination between regional and national policies (Nuova Sabatini, Centri di Competenza)",
+          data_needed="firms' receipt of national incentives in the same years"),
+    Point("risk", "Cambiamento demografico, ritardi nella formazione di profili richiesti dal mercato",
+          "Demographic change; delays in training the profiles the market requires",
+          evidence="employment"),
+    # Ostacoli (obstacles)
+    Point("obstacle", "Finanziamento dell'attività dei poli di innovazione", "Funding of the poles' activity",
+          data_needed="the poles' budgets and sources of revenue"),
+    Point("obstacle", "Capacità dei poli di agire come integratori di sistema e catalizzatori di risorse",
+          "The poles' capacity to act fully as system integrators and catalysts of resources",
+          evidence="leverage"),
+    Point("obstacle", "Compartimentalizzazione delle politiche (innovazione, lavoro, formazione, PMI)",
+          "Compartmentalised policies (innovation, labour, training, SMEs) and experimentation with new instruments",
+          data_needed="linked records of firms' participation in other regional measures"),
+    # Strategie possibili (strategies)
+    Point("strategy", "Rafforzamento delle capacità interne (Pilot Action: performance-based call, cluster management excellence)",
+          "Poles: strengthen internal capacity (pilot action: a performance-based call, cluster management excellence)",
+          evidence="pole_concentration"),
+    Point("strategy", "Azioni a sostegno delle start-up innovative",
+          "Cluster-policy instruments: actions supporting innovative start-ups", evidence="size_heterogeneity"),
+    Point("strategy", "Internazionalizzazione, formazione, digitalizzazione: continuazione dei percorsi in atto",
+          "Internationalisation, training, digitalisation: continue the current paths",
+          data_needed="export and training outcomes of funded firms"),
+    # Raccomandazioni (recommendations: the key issues of the regional cluster policy)
+    Point("recommendation", "Rafforzamento del ruolo dei poli di innovazione",
+          "Strengthen the role of the poles: read the repositioning opportunities of the productive system in the "
+          "current cycle, broaden the services to member firms, integrate with the other actors of the ecosystem, "
+          "act as key actors of the S3", evidence="insiders"),
+    Point("recommendation", "Rafforzamento della dinamica imprenditoriale",
+          "Strengthen entrepreneurial dynamics: a wider range of instruments, with four critical areas: innovative "
+          "start-ups and high-growth firms, training and skills, digitalisation, internationalisation",
+          evidence="size_heterogeneity"),
+    Point("recommendation", "Monitoraggio e valutazione",
+          "Monitoring and evaluation: continue strengthening the monitoring and evaluation of regional policies, "
+          "with more attention to results and impacts", evidence="this_evaluation"),
+    Point("recommendation", "Business Accelerator (bando pilota)",
+          "Business accelerator pilot: a call in one or two S3 sectors for (non-financial) acceleration services "
+          "to innovative start-ups, by university incubators, technology parks and poles; annual calls for three "
+          "years and an evaluation; services for 3-6 months", evidence="power_accelerator"),
+    Point("recommendation", "Meet the corporates (bando pilota)",
+          "\"Meet the corporates\" pilot: matchmaking between innovative start-ups or high-growth SMEs and large "
+          "buyers, by poles, trade associations, university incubators and CeiPiemonte; annual calls for three "
+          "years and an evaluation", evidence="power_meet_corporates"),
+)
+
+CATEGORIES = {
+    "strength": "Punti di forza (strengths)",
+    "weakness": "Punti di debolezza (weaknesses)",
+    "opportunity": "Opportunità (opportunities)",
+    "risk": "Rischi (risks)",
+    "obstacle": "Ostacoli (obstacles)",
+    "strategy": "Strategie possibili (strategies)",
+    "recommendation": "Raccomandazioni dell'Osservatorio (recommendations)",
+}
+
+PILOT_INDICATORS: dict[str, tuple[str, ...]] = {
+    "Business Accelerator": (
+        "number of SMEs taking part in the programme",
+        "economic performance of the SMEs in the following 3 years",
+        "number of SMEs growing in the national or international market",
+        "number of SMEs receiving funding from private investors",
+    ),
+    "Meet the corporates": (
+        "number of meetings organised and of participating SMEs",
+        "number of large buyers involved from outside the region",
+        "number of supply contracts signed",
+        "turnover and exports of the SMEs involved in the following 3 years",
+    ),
+}
+"""The result indicators the Observatory proposes for its two pilots (seed 000)."""
