@@ -19,3 +19,8 @@ from evaluation.estimators.staggered import (
 )
 
 __all__ += ["AggteResult", "AttGtResult", "aggte", "att_gt", "plot_staggered_event_study"]
+from evaluation.estimators.bacon import bacon
+from evaluation.estimators.imputation import imputation
+from evaluation.estimators.sun_abraham import sun_abraham
+
+__all__ += ["bacon", "imputation", "sun_abraham"]

@@ -275,62 +275,64 @@ def _logit(X: np.ndarray, D: np.ndarray, w: np.ndarray, tol: float = 1e-12, max_
     return ps, np.linalg.inv((X * W[:, None]).T @ X)
 
 
-def _ols_controls(X, dy, D, w):
-    """Weighted OLS of dy on X among comparison units (D == 0): fitted values, inverse Gram/n."""
+def _ols_controls(X, D, w):
+    """Weighted OLS among comparison units (D == 0): (X'W0X)^-1 and (X'W0X / n)^-1."""
     wc = w * (1 - D)
-    n = len(dy)
-    gram = (X * wc[:, None]).T @ X
-    coef = np.linalg.solve(gram, X.T @ (wc * dy))
-    return X @ coef, np.linalg.inv(gram / n)
+    gram = X.T @ (X * wc[:, None])
+    return np.linalg.inv(gram), np.linalg.inv(gram / len(D))
 
 
-def _did_2x2(method: str, dy, D, X, w, pscore=None):
+def _did_2x2(method: str, dy, D, X, w, pscore=None, ols=None):
     """ATT and its influence function (length n1) for one 2x2, as DRDID's panel estimators.
 
     ``w`` are the unit weights normalised to mean 1 in the 2x2 sample; ``X`` includes the
-    intercept. ``pscore`` may carry a cached ``(ps, (X'WX)^-1)``.
+    intercept. ``pscore`` may carry a cached ``(ps, (X'WX)^-1)`` of the logit and ``ols``
+    a cached :func:`_ols_controls`. Every correction term of the form
+    ``(X * a) @ A @ m`` is computed as ``a * (X @ (A @ m))`` (matrix-vector products only).
     """
     n = len(dy)
+    if method in ("dr", "reg"):
+        gram_inv, xpx_inv = ols if ols is not None else _ols_controls(X, D, w)
+        wc = w * (1 - D)
+        out_delta = X @ (gram_inv @ (X.T @ (wc * dy)))
+        resid = dy - out_delta
+        wc_resid = wc * resid
     if method == "reg":
-        out_delta, xpx_inv = _ols_controls(X, dy, D, w)
         w_treat = w * D
         mean_wt = w_treat.mean()
         att_treat = w_treat * dy
         att_cont = w_treat * out_delta
         eta_treat = att_treat.mean() / mean_wt
         eta_cont = att_cont.mean() / mean_wt
-        lin_ols = (X * (w * (1 - D) * (dy - out_delta))[:, None]) @ xpx_inv
-        m1 = (X * w_treat[:, None]).mean(0)
+        m1 = X.T @ w_treat / n
         inf_treat = (att_treat - w_treat * eta_treat) / mean_wt
-        inf_cont = (att_cont - w_treat * eta_cont + lin_ols @ m1) / mean_wt
+        inf_cont = (att_cont - w_treat * eta_cont + wc_resid * (X @ (xpx_inv @ m1))) / mean_wt
         return eta_treat - eta_cont, inf_treat - inf_cont
     ps, hess_inv = pscore if pscore is not None else _logit(X, D, w)
     ps = np.minimum(ps, 1 - 1e-6)
     trim = np.where(D == 1, ps < 1.01, ps < TRIM_LEVEL)
     w_treat = trim * w * D
     w_cont = trim * w * ps * (1 - D) / (1 - ps)
-    lin_ps = (X * (w * (D - ps))[:, None]) @ (hess_inv * n)
+    score_ps = w * (D - ps)
     mean_wt, mean_wc = w_treat.mean(), w_cont.mean()
     if method == "ipw":
         att_treat, att_cont = w_treat * dy, w_cont * dy
         eta_treat = att_treat.mean() / mean_wt
         eta_cont = att_cont.mean() / mean_wc
         inf_treat = (att_treat - w_treat * eta_treat) / mean_wt
-        m2 = (X * (w_cont * (dy - eta_cont))[:, None]).mean(0)
-        inf_cont = (att_cont - w_cont * eta_cont + lin_ps @ m2) / mean_wc
+        m2 = X.T @ (w_cont * (dy - eta_cont)) / n
+        inf_cont = (att_cont - w_cont * eta_cont + score_ps * (X @ (hess_inv @ m2 * n))) / mean_wc
         return eta_treat - eta_cont, inf_treat - inf_cont
     # doubly robust (drdid_panel)
-    out_delta, xpx_inv = _ols_controls(X, dy, D, w)
-    resid = dy - out_delta
     dr_treat, dr_cont = w_treat * resid, w_cont * resid
     eta_treat = dr_treat.mean() / mean_wt
     eta_cont = dr_cont.mean() / mean_wc
-    lin_ols = (X * (w * (1 - D) * resid)[:, None]) @ xpx_inv
-    m1 = (X * w_treat[:, None]).mean(0)
-    inf_treat = (dr_treat - w_treat * eta_treat - lin_ols @ m1) / mean_wt
-    m2 = (X * (w_cont * (resid - eta_cont))[:, None]).mean(0)
-    m3 = (X * w_cont[:, None]).mean(0)
-    inf_cont = (dr_cont - w_cont * eta_cont + lin_ps @ m2 - lin_ols @ m3) / mean_wc
+    m1 = X.T @ w_treat / n
+    inf_treat = (dr_treat - w_treat * eta_treat - wc_resid * (X @ (xpx_inv @ m1))) / mean_wt
+    m2 = X.T @ (w_cont * (resid - eta_cont)) / n
+    m3 = X.T @ w_cont / n
+    inf_cont = (dr_cont - w_cont * eta_cont + score_ps * (X @ (hess_inv @ m2 * n))
+                - wc_resid * (X @ (xpx_inv @ m3))) / mean_wc
     return eta_treat - eta_cont, inf_treat - inf_cont
 
 
@@ -466,57 +468,36 @@ def att_gt(
     cells = list(_cells(tlist, panel.glist, base_period, anticipation))
     IF = np.zeros((n, len(cells)), order="F")
     rows = []
-    pscore_cache: dict = {}
+    samples: dict = {}  # per (g, comparison set): unit indices, D, weights, covariates, fits
     for j, (g, c, b, threshold) in enumerate(cells):
         post = bool(g <= tlist[c])
         if b == c:  # universal base period: the reference cell, normalised to 0
             rows.append((g, tlist[c], 0.0, post))
             continue
-        D_full = G == g
-        control_units = never if control == "never" else never | ((G > threshold) & ~D_full)
-        sample = D_full | control_units
-        n1 = int(sample.sum())
-        D = D_full[sample].astype(float)
-        if D.sum() == 0 or D.sum() == n1:
-            warnings.warn(f"att_gt: no comparison units for group {g} in period {tlist[c]}; ATT is NaN",
-                          StaggeredWarning, stacklevel=2)
+        x_period = None if panel.X is None else (0 if panel.x_invariant else min(c, b))
+        key = (g, "never" if control == "never" else threshold, x_period)
+        if key not in samples:
+            samples.clear()  # cells come group by group: keep only the current sample
+            D_full = G == g
+            control_units = never if control == "never" else never | ((G > threshold) & ~D_full)
+            idx = np.flatnonzero(D_full | control_units)
+            D = D_full[idx].astype(float)
+            ws = w[idx] / w[idx].mean()
+            X = np.ones((len(idx), 1)) if panel.X is None else panel.X[x_period][idx]
+            samples[key] = entry = {"idx": idx, "D": D, "ws": ws, "X": X}
+            entry["problem"] = _sample_problem(method, X, D, ws, entry)
+        entry = samples[key]
+        idx, D, ws, X = entry["idx"], entry["D"], entry["ws"], entry["X"]
+        if entry["problem"]:
+            warnings.warn(f"att_gt: {entry['problem']} for group {_fmt(g)} in period {_fmt(tlist[c])}; "
+                          "ATT is NaN", StaggeredWarning, stacklevel=2)
             rows.append((g, tlist[c], np.nan, post))
             IF[:, j] = np.nan
             continue
-        dy = Y[sample, c] - Y[sample, b]
-        ws = w[sample] / w[sample].mean()
-        if panel.X is None:
-            X = np.ones((n1, 1))
-            x_key = "const"
-        else:
-            period = 0 if panel.x_invariant else min(c, b)
-            X = panel.X[period][sample]
-            x_key = period
-        pscore = None
-        if method in ("dr", "ipw"):
-            key = (g, "never" if control == "never" else threshold, x_key)
-            if key not in pscore_cache:
-                pscore_cache[key] = _logit(X, D, ws)
-            pscore = pscore_cache[key]
-            if pscore[0].max() >= OVERLAP_LIMIT:
-                warnings.warn(f"att_gt: overlap violated for group {g} in period {tlist[c]} "
-                              f"(propensity score >= {OVERLAP_LIMIT}); ATT is NaN",
-                              StaggeredWarning, stacklevel=2)
-                rows.append((g, tlist[c], np.nan, post))
-                IF[:, j] = np.nan
-                continue
-        if method in ("dr", "reg"):
-            controls_X = X[D == 0]
-            gram = controls_X.T @ controls_X
-            if np.linalg.cond(gram) > 1 / np.finfo(float).eps:
-                warnings.warn(f"att_gt: not enough comparison units for group {g} in period "
-                              f"{tlist[c]} to run the outcome regression; ATT is NaN",
-                              StaggeredWarning, stacklevel=2)
-                rows.append((g, tlist[c], np.nan, post))
-                IF[:, j] = np.nan
-                continue
-        att, inf = _did_2x2(method, dy, D, X, ws, pscore)
-        IF[sample, j] = (n / n1) * inf
+        dy = Y[idx, c] - Y[idx, b]
+        att, inf = _did_2x2(method, dy, D, X, ws, entry.get("pscore"), entry.get("ols"))
+        column = IF[:, j]
+        column[idx] = (n / len(idx)) * inf
         rows.append((g, tlist[c], att, post))
 
     groups = np.array([r[0] for r in rows], float)
@@ -549,6 +530,22 @@ def att_gt(
         cluster=cluster, vcov=None, alpha=alpha, extra=extra, influence=IF, units=panel.units,
         unit_cohort=G, unit_weights=w, unit_cluster=panel.cluster, pretest=pretest,
     )
+
+
+def _sample_problem(method, X, D, ws, entry) -> str | None:
+    """Fit what does not depend on the outcome (cached per sample); say why a 2x2 cannot be estimated."""
+    if D.sum() == 0 or D.sum() == len(D):
+        return "no comparison units"
+    if method in ("dr", "ipw"):
+        entry["pscore"] = _logit(X, D, ws)
+        if entry["pscore"][0].max() >= OVERLAP_LIMIT:
+            return f"overlap violated (propensity score >= {OVERLAP_LIMIT})"
+    if method in ("dr", "reg"):
+        controls = X[D == 0]
+        if np.linalg.cond(controls.T @ controls) > 1 / np.finfo(float).eps:
+            return "not enough comparison units to run the outcome regression"
+        entry["ols"] = _ols_controls(X, D, ws)
+    return None
 
 
 def _fmt(v: float) -> str:
