@@ -151,8 +151,8 @@ def _wide(values: np.ndarray, unit_codes, time_codes, n, T, order="F", dtype=flo
 
 def _unit_constant(name: str, wide: np.ndarray, units: np.ndarray, what: str) -> np.ndarray:
     """The per-unit value of a column that must not change within a unit."""
-    first = wide[:, 0]
-    varying = np.flatnonzero(np.any(wide != first[:, None], axis=1))
+    first = np.fmin.reduce(wide, axis=1)  # ignores the periods a unit is not observed
+    varying = np.flatnonzero(np.fmax.reduce(wide, axis=1) != first)
     if varying.size:
         raise ValueError(
             f"att_gt: column {name!r} ({what}) must be constant within a unit; units "
@@ -192,7 +192,7 @@ def _prepare(data, y, time, unit, cohort, covariates, control, anticipation, clu
     w = np.ones(n_all)
     if weights:
         w_wide = _wide(_panel.check_weights(frame, weights), unit_codes, time_codes, n_all, T, "C")
-        w = _unit_constant(weights, np.where(seen, w_wide, w_wide[:, [0]]), units, "weights")
+        w = _unit_constant(weights, w_wide, units, "weights")
     cl = None
     if cluster:
         cl_codes = pd.factorize(frame[cluster], sort=True)[0].astype(float)
