@@ -717,8 +717,9 @@ def aggte(
 
 
 def _term(kind: str, key) -> str:
-    return {"simple": "ATT", "group": f"g={key}", "dynamic": f"e={key}", "calendar": f"t={key}"}[kind] \
-        if kind != "simple" else "ATT"
+    """Row names: ``"ATT"`` (simple), ``"g=2004"``, ``"e=-1"``, ``"t=2005"``."""
+    prefix = {"group": "g", "dynamic": "e", "calendar": "t"}
+    return "ATT" if kind == "simple" else f"{prefix[kind]}={key}"
 
 
 # --------------------------------------------------------------------------- #
