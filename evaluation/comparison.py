@@ -50,7 +50,7 @@ import numpy as np
 import pandas as pd
 
 from .contract import ENTERPRISE_TYPES, NO_POLE, StudyData
-from .design import OUTCOMES, DesignError, applicant_sample
+from .design import OUTCOMES, DesignError, add_timing_and_logs, applicant_sample
 
 GROUPS = ("unsuccessful", "matched", "not_yet")
 LINES = ("A", "B")
@@ -169,14 +169,7 @@ def _firm_years(data: StudyData, firms: pd.DataFrame, treated) -> pd.DataFrame:
     for side, label in ((1, "treated"), (0, "comparison")):
         if not (sample["treated_group"] == side).any():
             raise DesignError(f"the {label} side has no firm with panel data")
-    sample["event_time"] = sample["year"] - sample["reference_year"]
-    sample["post"] = (sample["event_time"] >= 0).astype(int)
-    sample["treat"] = sample["funded"] * sample["post"]
-    sample["cohort"] = np.where(sample["funded"] == 1, sample["reference_year"], 0)
-    for outcome in OUTCOMES:
-        values = sample[outcome].astype(float)
-        sample[f"log_{outcome}"] = np.log(values.where(values > 0))
-    return sample
+    return add_timing_and_logs(sample)
 
 
 def _add_firm_columns(sample: pd.DataFrame, data: StudyData, call_year: int) -> pd.DataFrame:

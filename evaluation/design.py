@@ -18,6 +18,10 @@ import pandas as pd
 from .contract import StudyData
 
 OUTCOMES = ("turnover_eur", "employees", "value_added_eur", "rd_expenditure_eur")
+"""Outcome columns of ``panel.csv``."""
+DERIVED_OUTCOMES = {"labour_productivity": ("value_added_eur", "employees")}
+"""Ratios analysed in logs: log(value added / employees) = log value added - log employees."""
+ANALYSIS_OUTCOMES = OUTCOMES + tuple(DERIVED_OUTCOMES)
 
 
 class DesignError(ValueError):
@@ -44,6 +48,13 @@ def applicant_sample(data: StudyData, line: str) -> pd.DataFrame:
         if not (firms["funded"] == group).any():
             raise DesignError(f"applications.csv: line {line!r} has no {label} applicants, so no comparison is possible")
     sample = data.panel.merge(firms, on="firm_id", how="inner", validate="many_to_one")
+    return add_timing_and_logs(sample).sort_values(["firm_id", "year"], ignore_index=True)
+
+
+def add_timing_and_logs(sample: pd.DataFrame) -> pd.DataFrame:
+    """Add ``event_time``, ``post``, ``treat``, ``cohort`` (from ``funded`` and
+    ``reference_year``) and ``log_<outcome>`` for every analysis outcome."""
+    sample = sample.copy()
     sample["event_time"] = sample["year"] - sample["reference_year"]
     sample["post"] = (sample["event_time"] >= 0).astype(int)
     sample["treat"] = sample["funded"] * sample["post"]
@@ -51,13 +62,15 @@ def applicant_sample(data: StudyData, line: str) -> pd.DataFrame:
     for outcome in OUTCOMES:
         values = sample[outcome].astype(float)
         sample[f"log_{outcome}"] = np.log(values.where(values > 0))
-    return sample.sort_values(["firm_id", "year"], ignore_index=True)
+    for ratio, (numerator, denominator) in DERIVED_OUTCOMES.items():
+        sample[f"log_{ratio}"] = sample[f"log_{numerator}"] - sample[f"log_{denominator}"]
+    return sample
 
 
 def outcome_frame(sample: pd.DataFrame, outcome: str) -> pd.DataFrame:
     """Rows of ``sample`` where ``log_<outcome>`` is observed."""
-    if outcome not in OUTCOMES:
-        raise DesignError(f"unknown outcome {outcome!r}; choose from {OUTCOMES}")
+    if outcome not in ANALYSIS_OUTCOMES:
+        raise DesignError(f"unknown outcome {outcome!r}; choose from {ANALYSIS_OUTCOMES}")
     return sample[sample[f"log_{outcome}"].notna()].reset_index(drop=True)
 
 
@@ -71,6 +84,16 @@ def true_att(truth: pd.DataFrame, sample: pd.DataFrame, outcome: str) -> float:
     """Average true effect (log points) over the funded firm-years with ``post == 1`` in
     ``sample``: the estimand of the DiD estimates for this sample."""
     treated = sample.loc[(sample["treat"] == 1) & sample[f"log_{outcome}"].notna(), ["firm_id", "year"]]
-    effects = truth.loc[truth["outcome"] == outcome, ["firm_id", "year", "effect_log"]]
-    merged = treated.merge(effects, on=["firm_id", "year"], how="left")
-    return float(merged["effect_log"].fillna(0.0).mean())
+    return float(true_effects(truth, outcome).reindex(pd.MultiIndex.from_frame(treated)).fillna(0.0).mean())
+
+
+def true_effects(truth: pd.DataFrame, outcome: str) -> pd.Series:
+    """True effect (log points) by (firm_id, year); a ratio's is the difference of its parts'."""
+    def effect(name: str) -> pd.Series:
+        rows = truth[truth["outcome"] == name]
+        return rows.set_index(["firm_id", "year"])["effect_log"]
+
+    if outcome in DERIVED_OUTCOMES:
+        numerator, denominator = DERIVED_OUTCOMES[outcome]
+        return effect(numerator).sub(effect(denominator), fill_value=0.0)
+    return effect(outcome)
