@@ -201,10 +201,25 @@ def _prepare(data, y, time, unit, cohort, covariates, control, anticipation, clu
     X = None
     x_invariant = True
     if covariates:
-        X = np.empty((T, n_all, len(covariates) + 1))
-        X[:, :, 0] = 1.0
-        for j, name in enumerate(covariates):
-            X[:, :, j + 1] = _wide(frame[name].to_numpy(float), unit_codes, time_codes, n_all, T, "C").T
+        # One (n, k+1) matrix when every covariate is constant within units (the usual
+        # case, and R did's advice); the full (T, n, k+1) array only otherwise.
+        columns = [np.ones(n_all)]
+        for name in covariates:
+            wide = _wide(frame[name].to_numpy(float), unit_codes, time_codes, n_all, T, "C")
+            lo, hi = np.fmin.reduce(wide, axis=1), np.fmax.reduce(wide, axis=1)
+            if np.array_equal(lo, hi):
+                columns.append(lo)
+                continue
+            x_invariant = False
+            break
+        if x_invariant:
+            X = np.column_stack(columns)[None]
+        else:
+            X = np.empty((T, n_all, len(covariates) + 1))
+            X[:, :, 0] = 1.0
+            for j, name in enumerate(covariates):
+                X[:, :, j + 1] = _wide(frame[name].to_numpy(float), unit_codes, time_codes, n_all, T, "C").T
+        del columns
     keep = complete.copy()
     # Cohorts after the last period are never treated within the sample (R did).
     G = np.where(G > tlist[-1], 0.0, G)
@@ -235,11 +250,11 @@ def _prepare(data, y, time, unit, cohort, covariates, control, anticipation, clu
         X = None if X is None else X[:, keep]
     if not period_keep.all():
         Y, tlist = np.asfortranarray(Y[:, period_keep]), tlist[period_keep]
-        X = None if X is None else X[period_keep]
-    if X is not None:
-        x_invariant = bool(np.all(X == X[:1]))
+        X = None if (X is None or x_invariant) else X[period_keep]
+    if X is not None and not x_invariant:
+        x_invariant = bool(np.all(X == X[:1]))  # invariant among the balanced units
         if x_invariant:
-            X = X[:1]
+            X = X[:1].copy()
     w = w / w.mean()
     cl_codes = None if cl is None else pd.factorize(cl, sort=True)[0]
     return _Panel(Y=np.asfortranarray(Y), X=X, x_invariant=x_invariant, G=G, w=w, cluster=cl_codes,
@@ -568,8 +583,8 @@ def _pretest(att, IF, groups, times, se, cluster) -> dict[str, Any]:
     if pre.size == 0:
         return {"W": None, "df": 0, "p": None, "note": "no pre-treatment ATT(g,t)"}
     n = IF.shape[0]
-    psi = _cluster_sums(IF[:, pre], cluster)
-    V = psi.T @ psi / n
+    psi = _cluster_sums(IF, cluster)
+    V = (psi.T @ psi / n)[np.ix_(pre, pre)]
     if 1.0 / np.linalg.cond(V) <= np.finfo(float).eps:
         return {"W": None, "df": int(pre.size), "p": None, "note": "singular covariance"}
     a = att[pre]
