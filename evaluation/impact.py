@@ -229,3 +229,50 @@ def pole_clustered(sample: pd.DataFrame, outcome: str, seed: int, B: int = 9999)
     return {"outcome": outcome, "estimate": float(firm_row["estimate"]), "p_cr1_firm": float(firm_row["p"]),
             "p_cr1_pole": float(pole_row["p"]), "p_wild_pole": float(wild.p),
             "wild_ci_low": float(wild.ci_low), "wild_ci_high": float(wild.ci_high), "n_poles": int(by_pole.n_clusters)}
+
+
+def dynamic_effects(sample: pd.DataFrame, outcome: str, group: str, n_boot: int, seed: int):
+    """Callaway-Sant'Anna event study (``aggte`` dynamic, no covariates) with a
+    multiplier-bootstrap uniform band, clustered by firm."""
+    frame = outcome_frame(sample, outcome)
+    result = att_gt(frame, y=f"log_{outcome}", time="year", unit="firm_id", cohort="cohort", method="reg",
+                    control="not_yet" if group == "not_yet" else "never", cluster="firm_id")
+    return aggte(result, kind="dynamic", min_e=-5, max_e=4, n_boot=n_boot, seed=seed)
+
+
+def plot_event_studies(results: dict, title: str):
+    """One panel per (line, outcome) from ``dynamic_effects`` results keyed by label."""
+    import matplotlib.pyplot as plt
+
+    from .estimators import plot_staggered_event_study
+
+    fig, axes = plt.subplots(1, len(results), figsize=(4.0 * len(results), 3.6), squeeze=False)
+    for ax, (label, result) in zip(axes[0], results.items()):
+        plot_staggered_event_study(result, ax=ax)
+        ax.set_title(label, fontsize=10)
+        ax.set_xlabel("years since project start")
+        ax.set_ylabel("effect on log outcome")
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def plot_forest(table: pd.DataFrame, title: str):
+    """Forest plot of ``heterogeneity`` rows: estimate and 95% interval per subgroup,
+    one block per grouping variable, the truth as a cross where known."""
+    import matplotlib.pyplot as plt
+
+    shown = table.dropna(subset=["att"]).reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(6.5, 0.32 * len(shown) + 1.2))
+    y = np.arange(len(shown))[::-1]
+    ax.errorbar(shown["att"], y, xerr=[shown["att"] - shown["ci_low"], shown["ci_high"] - shown["att"]],
+                fmt="o", color="C0", capsize=3, label="estimate, 95% CI")
+    if "truth" in shown and shown["truth"].notna().any():
+        ax.plot(shown["truth"], y, "x", color="C3", label="true effect (synthetic)")
+    ax.axvline(0, color="grey", lw=0.8)
+    ax.set_yticks(y, [f"{b}: {lv} (n={n})" for b, lv, n in zip(shown["by"], shown["level"], shown["n_treated"])], fontsize=8)
+    ax.set_xlabel("effect on log outcome (log points)")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig
