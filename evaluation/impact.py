@@ -37,6 +37,7 @@ from .inference import FewClustersWarning, wild_cluster_bootstrap
 from .matching import ipw_weights, matched_did, nearest_neighbour_match, propensity_score, trim_common_support
 
 ESTIMATORS = ("twfe", "cs_dr", "matched_did", "ipw_did")
+ESTIMATOR_LABELS = {"twfe": "TWFE", "cs_dr": "CS-DR", "matched_did": "matched", "ipw_did": "IPW"}
 CS_COVARIATES = ("pre_mean_log_turnover_eur", "pre_mean_log_employees")
 SCORE_OUTCOMES = ("turnover_eur", "employees", "value_added_eur")
 """Outcomes whose pre-call level and growth enter the propensity score (R&D is left

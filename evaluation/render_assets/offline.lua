@@ -35,10 +35,12 @@ function Div(div)
   return div
 end
 
--- In the PDF, set code (hashes, file names) a little smaller so that a sha256 fits.
+-- In the PDF, set code (hashes, file names) a little smaller so that a sha256 fits,
+-- and let long tables break across pages.
 function Pandoc(doc)
   if FORMAT:match("typst") then
     doc.blocks:insert(1, pandoc.RawBlock("typst", "#show raw: set text(size: 0.72em)"))
+    doc.blocks:insert(1, pandoc.RawBlock("typst", "#show figure.where(kind: table): set block(breakable: true)"))
   end
   return doc
 end
