@@ -1,0 +1,89 @@
+"""The evaluation layer on the default synthetic data and on hand-made cases."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from evaluation import impact
+from evaluation.comparison import comparison_sample
+from evaluation.contract import load_study_data
+from evaluation.design import DesignError, load_truth
+
+
+@pytest.fixture(scope="module")
+def study(default_data):
+    return load_study_data(default_data), load_truth(default_data)
+
+
+@pytest.mark.parametrize("group", ["unsuccessful", "matched"])
+@pytest.mark.parametrize("line", ["A", "B"])
+def test_truth_inside_the_main_specification_interval(study, line, group):
+    """Default seed of study.yml: the 95% interval of the main specification (CS-DR)
+    contains the average true effect for turnover and employment."""
+    data, truth = study
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        estimates, _ = impact.estimate_line(data, line, group, ["turnover_eur", "employees"], ["cs_dr"], truth, seed=1)
+    for e in estimates:
+        assert e.ci_low <= e.truth <= e.ci_high, e
+
+
+def test_line_difference_of_independent_estimates():
+    a = impact.Estimate("A", "g", "y", "cs_dr", 0.05, 0.03, 0, 0, 0, 1, 1, None)
+    b = impact.Estimate("B", "g", "y", "cs_dr", 0.01, 0.04, 0, 0, 0, 1, 1, None)
+    d = impact.line_difference(a, b)
+    assert d["difference"] == pytest.approx(0.04)
+    assert d["se"] == pytest.approx(0.05)  # sqrt(0.03^2 + 0.04^2)
+    assert d["p"] == pytest.approx(2 * (1 - 0.7881446014166034))  # Phi(0.8) = 0.78814...
+
+
+def test_cost_per_job_maps_the_interval_and_is_unbounded_when_it_reaches_zero(study):
+    data, _ = study
+    sample = comparison_sample(data, "A", "unsuccessful")
+    est = impact.Estimate("A", "unsuccessful", "employees", "cs_dr", 0.03, 0.01, 0.01, 0.05, 0.0, 221, 114, None)
+    cost = impact.cost_per_job(sample, data, est)
+    jobs = cost["pre_employment"] * math.expm1(0.03)
+    assert cost["jobs"] == pytest.approx(jobs)
+    assert cost["cost_per_job_eur"] == pytest.approx(cost["grants_eur"] / jobs)
+    assert cost["ci_low"] < cost["cost_per_job_eur"] < cost["ci_high"]
+    assert cost["grants_eur"] == pytest.approx(23_700_000)  # every funded Linea A firm is in the sample
+    wide = impact.Estimate("A", "unsuccessful", "employees", "cs_dr", 0.03, 0.02, -0.01, 0.07, 0.1, 221, 114, None)
+    assert impact.cost_per_job(sample, data, wide)["ci_high"] == math.inf
+
+
+def test_grant_intensity_recovers_a_known_dose_response():
+    """log y = firm + year + 0.1 x grant/100k after the start, no noise: slope 0.1 exactly."""
+    rng = np.random.default_rng(3)
+    firms = pd.DataFrame({"firm_id": [f"F{i}" for i in range(40)], "funded": [1] * 20 + [0] * 20,
+                          "grant": np.r_[rng.uniform(5e4, 3e5, 20), np.zeros(20)], "fe": rng.normal(size=40)})
+    rows = firms.merge(pd.DataFrame({"year": range(2012, 2020)}), how="cross")
+    rows["post"] = (rows["year"] >= 2016).astype(int)
+    rows["treat"] = rows["funded"] * rows["post"]
+    rows["employees"] = np.exp(rows["fe"] + 0.02 * (rows["year"] - 2012) + 0.1 * rows["treat"] * rows["grant"] / 1e5)
+
+    class Data:  # the two tables grant_intensity reads
+        applications = pd.DataFrame({"firm_id": firms["firm_id"], "funded": firms["funded"] == 1, "grant_eur": firms["grant"]})
+
+    rows["log_employees"] = np.log(rows["employees"])
+    result = impact.grant_intensity(rows, Data, "employees")
+    assert result["estimate"] == pytest.approx(0.1, abs=1e-10)
+
+
+def test_a_line_without_funded_firms_is_a_clear_error(study, tmp_path):
+    data, _ = study
+    apps = data.applications.assign(funded=data.applications["funded"] & (data.applications["line"] == "A"))
+    broken = type(data)(**{**data.__dict__, "applications": apps})
+    with pytest.raises(DesignError, match="B"):
+        comparison_sample(broken, "B", "unsuccessful")
+
+
+def test_matching_estimators_are_refused_for_the_not_yet_group(study):
+    data, truth = study
+    sample = comparison_sample(data, "A", "not_yet")
+    with pytest.raises(DesignError, match="propensity"):
+        impact.estimate(sample, "A", "not_yet", "turnover_eur", "matched_did", None, truth)
