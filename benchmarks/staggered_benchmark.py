@@ -1,0 +1,235 @@
+"""att_gt speed and peak memory: evaluation.estimators.att_gt vs the Python peers.
+
+Model: Callaway-Sant'Anna ATT(g,t), doubly robust (DRDID's ``drdid_panel``), one
+time-invariant covariate ``x``, never-treated controls, varying base period; analytic
+standard errors, and again with 999 multiplier-bootstrap draws. Simulated balanced panel,
+periods 1..10, cohorts 3, 5, 7, 9 and never treated, selection and trends on ``x``.
+
+Each (engine, size, bootstrap) runs in its own subprocess on the same data (saved
+once as .npz), with a time limit. Peak memory is the process's peak RSS during the
+estimation (``/proc/self/clear_refs`` resets the high-water mark after loading), shown
+next to the size of the input data frame. Estimates are compared with ours (max
+absolute difference over the ATT(g,t) both report).
+
+The peers (moderndid, diff-diff, csdid, differences) are not project dependencies:
+they live in ``benchmarks/.venv-staggered``, created by this script on first use
+(pip, PyPI). Run from the repository root with the project's interpreter:
+
+    .venv/bin/python benchmarks/staggered_benchmark.py --units 10000 100000 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+PEER_VENV = HERE / ".venv-staggered"
+PEERS = ["moderndid", "diff-diff", "csdid", "differences"]
+ENGINES = ["evaluation", *PEERS]
+PERIODS = 10
+COHORTS = [0, 3, 5, 7, 9]
+
+
+def peer_python() -> Path:
+    python = PEER_VENV / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", *PEERS], check=True)
+    return python
+
+
+def simulate(units: int, path: Path, seed: int = 1) -> None:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=units)
+    logits = np.column_stack([np.zeros(units)] + [0.3 * k * x for k in (1, 0.5, -0.5, -1)])
+    probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    cohort = np.array(COHORTS)[(probs.cumsum(1) < rng.uniform(size=(units, 1))).sum(1)]
+    unit = np.repeat(np.arange(units), PERIODS)
+    period = np.tile(np.arange(1, PERIODS + 1), units)
+    g, xx = np.repeat(cohort, PERIODS), np.repeat(x, PERIODS)
+    effect = np.where((g > 0) & (period >= g), 1.0 + 0.1 * (period - g), 0.0)
+    y = np.repeat(rng.normal(size=units), PERIODS) + 0.1 * period + 0.2 * xx * period + effect
+    y += rng.normal(size=units * PERIODS)
+    np.savez(path, unit=unit, period=period, y=y, cohort=g, x=xx)
+
+
+def rss_mb(field: str) -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def run_engine(engine: str, data_path: str, n_boot: int) -> dict:
+    """Executed in the child process: load, estimate, report."""
+    import gc
+    import warnings
+
+    import pandas as pd
+
+    warnings.simplefilter("ignore")
+    arrays = np.load(data_path)
+    frame = pd.DataFrame({k: arrays[k] for k in arrays.files})
+    del arrays
+    gc.collect()
+    frame_mb = frame.memory_usage(deep=True).sum() / 2**20
+    _import(engine)  # imports are not timed
+    gc.collect()
+    rss_data = rss_mb("VmRSS")
+    try:
+        Path("/proc/self/clear_refs").write_text("5")  # reset the peak RSS
+    except OSError:
+        pass
+    start = time.perf_counter()
+    boot = n_boot > 0
+    if engine == "evaluation":
+        sys.path.insert(0, str(HERE.parent))
+        from evaluation.estimators import att_gt
+
+        res = att_gt(frame, "y", "period", "unit", "cohort", covariates=["x"], method="dr",
+                     n_boot=n_boot, seed=1)
+        table = res.table
+        est = {(int(g), int(t)): float(a) for g, t, a in zip(table["group"], table["time"], table["att"])}
+        version = "project"
+    elif engine == "moderndid":
+        import moderndid
+
+        res = moderndid.att_gt(frame, yname="y", tname="period", idname="unit", gname="cohort",
+                               xformla="~x", est_method="dr", boot=boot, biters=max(n_boot, 1),
+                               random_state=1)
+        est = {(int(g), int(t)): float(a) for g, t, a in zip(res.groups, res.times, res.att_gt)}
+        version = moderndid.__version__
+    elif engine == "diff-diff":
+        import diff_diff
+
+        model = diff_diff.CallawaySantAnna(estimation_method="dr", n_bootstrap=n_boot, seed=1)
+        res = model.fit(frame, outcome="y", unit="unit", time="period", first_treat="cohort", covariates=["x"])
+        est = {(int(g), int(t)): float(v["effect"]) for (g, t), v in res.group_time_effects.items()}
+        version = diff_diff.__version__
+    elif engine == "csdid":
+        from importlib.metadata import version as v
+
+        from csdid.att_gt import ATTgt
+
+        model = ATTgt(yname="y", tname="period", idname="unit", gname="cohort", data=frame, xformla="y~x",
+                      biters=max(n_boot, 1))
+        res = model.fit(est_method="dr", bstrap=boot)
+        out = res.results
+        est = {(int(g), int(t)): float(a) for g, t, a in zip(out["group"], out["year"], out["att"])}
+        version = v("csdid")
+    elif engine == "differences":
+        from importlib.metadata import version as v
+
+        import differences
+
+        frame["cohort"] = frame["cohort"].where(frame["cohort"] > 0)  # differences: NaN = never treated
+        model = differences.ATTgt(data=frame.set_index(["unit", "period"]), cohort_column="cohort")
+        out = model.fit(formula="y ~ x", est_method="dr", boot_iterations=n_boot, random_state=1,
+                        progress_bar=False)
+        table = out.to_pandas()
+        att = table.xs("ATT", axis=1, level=-1).iloc[:, 0] if table.columns.nlevels > 1 else table["ATT"]
+        att = att.reset_index()
+        est = {(int(g), int(t)): float(a) for g, t, a in zip(att["cohort"], att["time"], att.iloc[:, -1])}
+        version = v("differences")
+    else:
+        raise ValueError(engine)
+    seconds = time.perf_counter() - start
+    return {"engine": engine, "version": version, "seconds": seconds, "peak_mb": rss_mb("VmHWM"),
+            "data_mb": rss_data, "frame_mb": frame_mb,
+            "estimates": {f"{g},{t}": a for (g, t), a in est.items()}}
+
+
+def _import(engine: str) -> None:
+    if engine == "evaluation":
+        sys.path.insert(0, str(HERE.parent))
+        import evaluation.estimators  # noqa: F401
+    else:
+        import importlib
+
+        importlib.import_module({"diff-diff": "diff_diff", "csdid": "csdid.att_gt"}.get(engine, engine))
+
+
+def child(engine: str, data_path: str, n_boot: int, timeout: float) -> dict:
+    python = sys.executable if engine == "evaluation" else str(peer_python())
+    code = (f"import sys; sys.path.insert(0, {str(HERE)!r}); import json, staggered_benchmark as b; "
+            f"print('RESULT' + json.dumps(b.run_engine({engine!r}, {data_path!r}, {n_boot})))")
+    try:
+        proc = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"engine": engine, "error": f"timeout after {timeout:.0f} s"}
+    for line in proc.stdout.splitlines():
+        if line.startswith("RESULT"):
+            return json.loads(line[6:])
+    tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+    return {"engine": engine, "error": tail[0][:160]}
+
+
+def compare(ours: dict, theirs: dict) -> float:
+    common = set(ours) & set(theirs)
+    if not common:
+        return float("nan")
+    return max(abs(ours[k] - theirs[k]) for k in common)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--units", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--engines", nargs="+", default=ENGINES)
+    parser.add_argument("--boot", type=int, default=999)
+    parser.add_argument("--timeout", type=float, default=240.0,
+                        help="seconds per run; a peer that exceeds it is reported as such")
+    parser.add_argument("--skip-after-timeout", action="store_true", default=True,
+                        help="do not run a peer again once it timed out")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    rows = []
+    timed_out: set[str] = set()
+    with tempfile.TemporaryDirectory() as tmp:
+        for units in args.units:
+            path = Path(tmp) / f"panel_{units}.npz"
+            simulate(units, path)
+            for n_boot in (0, args.boot):
+                reference = None
+                for engine in args.engines:
+                    if engine in timed_out:
+                        result = {"engine": engine, "error": "skipped (timed out in an earlier run)"}
+                    else:
+                        result = child(engine, str(path), n_boot, args.timeout)
+                        if "timeout" in result.get("error", ""):
+                            timed_out.add(engine if args.skip_after_timeout else None)
+                    result.update(units=units, n_boot=n_boot)
+                    if engine == "evaluation" and "estimates" in result:
+                        reference = result["estimates"]
+                    if reference is not None and "estimates" in result:
+                        result["max_abs_diff"] = compare(reference, result["estimates"])
+                        result["n_cells"] = len(result["estimates"])
+                    rows.append(result)
+                    print(json.dumps({k: v for k, v in result.items() if k != "estimates"}), flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
+    print()
+    print(f"att_gt (dr, 1 covariate), {PERIODS} periods; {platform.machine()}, Python {platform.python_version()}")
+    print()
+    print("| units | draws | engine | version | seconds | peak RSS (MB) | RSS with data (MB) | data frame (MB) | "
+          "peak / frame | ATT(g,t) | max abs diff vs ours |")
+    print("|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        if "error" in r:
+            print(f"| {r['units']:,} | {r['n_boot']} | {r['engine']} | | {r['error']} | | | | | | |")
+            continue
+        print(f"| {r['units']:,} | {r['n_boot']} | {r['engine']} | {r['version']} | {r['seconds']:.2f} | "
+              f"{r['peak_mb']:.0f} | {r['data_mb']:.0f} | {r['frame_mb']:.0f} | {r['peak_mb'] / r['frame_mb']:.2f} | "
+              f"{r.get('n_cells', '')} | {r.get('max_abs_diff', float('nan')):.2e} |")
+
+
+if __name__ == "__main__":
+    main()
