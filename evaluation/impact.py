@@ -34,7 +34,9 @@ from .contract import StudyData
 from .design import DesignError, outcome_frame, true_att
 from .estimators import aggte, att_gt, twfe
 from .inference import FewClustersWarning, wild_cluster_bootstrap
-from .matching import ipw_weights, matched_did, nearest_neighbour_match, propensity_score, trim_common_support
+from .matching import (
+    SeparationError, ipw_weights, matched_did, nearest_neighbour_match, propensity_score, trim_common_support,
+)
 
 ESTIMATORS = ("twfe", "cs_dr", "matched_did", "ipw_did")
 ESTIMATOR_LABELS = {"twfe": "TWFE", "cs_dr": "CS-DR", "matched_did": "matched", "ipw_did": "IPW"}
@@ -78,20 +80,37 @@ class Weights:
     matched: pd.Series
     ipw: pd.Series
     trimmed: int
+    dropped: tuple[str, ...]
+
+
+def fit_score(covariates: pd.DataFrame, treated: pd.Series) -> tuple[pd.Series, tuple[str, ...]]:
+    """Propensity score; a categorical covariate with a level held by one group only
+    (perfect separation) is dropped and named in the returned tuple. Separation by a
+    numeric covariate is not repaired: it raises ``SeparationError``."""
+    dropped: list[str] = []
+    while True:
+        try:
+            return propensity_score(covariates, treated).score, tuple(dropped)
+        except SeparationError as err:
+            column = err.covariate.split("=")[0]
+            if "=" not in err.covariate or column not in covariates.columns:
+                raise
+            covariates = covariates.drop(columns=column)
+            dropped.append(column)
 
 
 def score_weights(sample: pd.DataFrame, seed: int) -> Weights:
-    """Propensity score, common-support trimming, matching and IPW weights by firm."""
+    """Propensity score (``fit_score``), common-support trimming, matching and IPW weights by firm."""
     covariates = pre_call_covariates(sample, outcomes=SCORE_OUTCOMES)
     treated = treated_indicator(sample)
-    score = propensity_score(covariates, treated).score
+    score, dropped = fit_score(covariates, treated)
     keep = trim_common_support(score, treated)
     if not (treated[keep] == 1).any() or not (treated[keep] == 0).any():
         raise DesignError("common-support trimming left one side of the comparison empty")
     matched = nearest_neighbour_match(score[keep], treated[keep], caliper=0.2, seed=seed).weights
     return Weights(covariates, treated, score, matched.reindex(treated.index, fill_value=0.0),
                    ipw_weights(score[keep], treated[keep]).reindex(treated.index, fill_value=0.0),
-                   trimmed=int((~keep).sum()))
+                   trimmed=int((~keep).sum()), dropped=dropped)
 
 
 def _firm_counts(frame: pd.DataFrame) -> tuple[int, int]:

@@ -87,3 +87,12 @@ def test_matching_estimators_are_refused_for_the_not_yet_group(study):
     sample = comparison_sample(data, "A", "not_yet")
     with pytest.raises(DesignError, match="propensity"):
         impact.estimate(sample, "A", "not_yet", "turnover_eur", "matched_did", None, truth)
+
+
+def test_a_separating_category_is_dropped_and_named():
+    covariates = pd.DataFrame({"size_class": ["a"] * 6 + ["b"] * 6 + ["c"] * 3, "x": np.linspace(0, 1, 15)},
+                              index=[f"F{i}" for i in range(15)])
+    treated = pd.Series([1, 0] * 6 + [1, 1, 1], index=covariates.index)  # level c: treated only
+    score, dropped = impact.fit_score(covariates, treated)
+    assert dropped == ("size_class",)
+    assert score.between(0, 1).all()
