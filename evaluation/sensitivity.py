@@ -903,3 +903,27 @@ def plot_sensitivity(results: pd.DataFrame, original: pd.DataFrame | None = None
     ax.set_ylabel("robust confidence interval")
     ax.legend(frameon=False)
     return ax
+
+
+def cs_event_study_inputs(result) -> dict:
+    """``betahat, sigma, num_pre, num_post`` from a Callaway-Sant'Anna event study:
+    ``aggte(att_gt(..., base_period="universal"), kind="dynamic")``, as the HonestDiD
+    authors apply their method to R ``did`` (the universal base makes every event-time
+    estimate relative to e = -1, which is dropped as the reference). ``sigma`` is the
+    influence-function covariance ``IF' IF / n^2`` (the unclustered analytic variance of
+    ``aggte``; clustering by unit gives the same)."""
+    table = result.table
+    if getattr(result, "kind", None) != "dynamic" or result.influence is None:
+        raise ValueError("cs_event_study_inputs needs aggte(..., kind='dynamic') of an att_gt result")
+    e = table["key"].to_numpy(int)
+    keep = e != -1
+    if (e == -1).sum() != 1 or abs(float(table["att"].to_numpy()[~keep][0])) > 1e-12:
+        raise ValueError("cs_event_study_inputs needs base_period='universal' (e = -1 reported as 0)")
+    influence = result.influence[:, keep]
+    n = influence.shape[0]
+    return {
+        "betahat": table["att"].to_numpy(float)[keep],
+        "sigma": influence.T @ influence / n**2,
+        "num_pre": int((e[keep] < -1).sum()),
+        "num_post": int((e[keep] >= 0).sum()),
+    }
