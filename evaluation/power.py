@@ -1,0 +1,394 @@
+r"""Monitoring and evaluation plan for the Observatory's two pilots: minimum detectable effects.
+
+The Observatory recommends two pilot calls (``observatory.PILOT_INDICATORS``: a business
+accelerator and "meet the corporates"), each with annual calls for three years and an
+evaluation. This module sizes that evaluation: a comparison of participants with
+comparable non-participants (``k`` per participant) on a log outcome, observed for
+``m`` years before and ``r`` years after each call, the three annual cohorts pooled.
+
+**Formula** (McKenzie 2012, *J. Dev. Econ.* 99(2), 210-221, eqs. for POST, DiD and
+ANCOVA with ``m`` pre and ``r`` post rounds). With ``n1`` participants, ``n0``
+comparison firms, outcome variance ``sigma2`` (one firm, one year) and equal
+correlation ``rho`` between any two years of the same firm (the firm-panel ICC)::
+
+    MDE = (z_{1-alpha/2} + z_{power}) * sqrt( (1/n1 + 1/n0) * sigma2 * F * DEFF )
+
+    F_POST   = (1 + (r-1) rho) / r
+    F_DiD    = (1 + (m-1) rho) / m + (1 + (r-1) rho) / r - 2 rho
+    F_ANCOVA = (1 + (r-1) rho) / r - m rho^2 / (1 + (m-1) rho)
+
+``DEFF = 1 + (c - 1) icc_c`` is the optional Moulton/Kish design effect when
+participants come in clusters of ``c`` firms (e.g. per pole) whose outcome changes
+share an intra-cluster correlation ``icc_c``; 1 by default. With ``rho = 0``, one
+period and no clusters this is the two-sample z-test MDE ``2.80 sigma sqrt(1/n1 +
+1/n0)`` (alpha 5%, power 80%). The other tail is ignored (standard; it adds < 0.1
+percentage points of power here).
+
+These are the variances of the three estimators on firm means: ``F`` is
+``a' Sigma a / sigma2`` for the contrast ``a`` (mean of the ``r`` post years minus,
+for DiD, the mean of the ``m`` pre years) and, for ANCOVA,
+``Var(ybar_post | y_pre)``, the post mean regressed on the ``m`` pre years, the
+coefficients at their population values (``Sigma_post,post - Sigma_post,pre
+Sigma_pre^-1 Sigma_pre,post`` for the post mean; under equicorrelation the pre mean is
+sufficient and this is McKenzie's ``F_ANCOVA``). Firm panels are not equicorrelated: correlation decays with the
+lag. :func:`mde` therefore also takes a full covariance matrix ``cov`` of the
+``m + r`` years (Burlig, Preonas & Woerman 2020, *J. Dev. Econ.* 144, "Panel data and
+experimental design", make the same point: serial correlation that is not constant
+biases McKenzie's formula); :meth:`PanelMoments.covariance` builds a stationary
+(Toeplitz) one from the study panel. With an equicorrelated ``cov`` the two agree
+exactly (a test).
+
+Effects are in log points; ``percent`` is ``100 (exp(b) - 1)``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from itertools import product
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .design import DesignError, outcome_frame
+from .observatory import PILOT_INDICATORS
+
+ESTIMATORS = ("ancova", "did", "post")
+LABELS = {"ancova": "ANCOVA", "did": "DiD", "post": "post only"}
+
+
+def percent(log_points: float) -> float:
+    """A log-point effect as a percent change, ``100 (exp(b) - 1)``."""
+    return 100.0 * math.expm1(log_points)
+
+
+def log_points(pct: float) -> float:
+    """A percent change as log points, ``log(1 + pct / 100)``."""
+    return math.log1p(pct / 100.0)
+
+
+# --------------------------------------------------------------------------- #
+# Moments of the study panel                                                   #
+# --------------------------------------------------------------------------- #
+
+
+@dataclass(frozen=True)
+class PanelMoments:
+    """Variance and serial correlation of a log outcome in the firm panel.
+
+    ``sigma2``: the cross-sectional variance of ``log y`` after removing year means
+    (the raw log variance around each year's mean; firm effects are *not* removed, since
+    they are part of the firm-to-firm variation the designs difference out through
+    ``rho``); ``autocov[k]``: mean covariance of the year-demeaned ``log y`` of the same
+    firm ``k`` years apart (``k = 0`` is ``sigma2``); ``rho``: the equicorrelation
+    (ICC) used by McKenzie's formula, the mean of ``autocov[k] / sigma2`` over lags
+    ``1..max_lag``; ``icc_cluster``: intra-cluster correlation of the yearly log
+    growth within (cluster, year) cells (one-way ANOVA estimator, clipped at 0), when
+    a cluster column was given.
+    """
+
+    outcome: str
+    sigma2: float
+    rho: float
+    autocov: pd.Series
+    n_firms: int
+    n_years: int
+    icc_cluster: float | None = None
+    cluster: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def autocorr(self) -> pd.Series:
+        return self.autocov / self.sigma2
+
+    def covariance(self, periods: int) -> np.ndarray:
+        """Stationary (Toeplitz) covariance of ``periods`` consecutive years, from
+        ``autocov``; lags beyond the panel's longest get the longest lag's value."""
+        if periods > len(self.autocov):
+            raise DesignError(f"covariance: the panel has {len(self.autocov)} years, fewer than {periods}")
+        lags = np.abs(np.subtract.outer(np.arange(periods), np.arange(periods)))
+        cov = self.autocov.to_numpy()[lags]
+        return (cov + cov.T) / 2
+
+
+def panel_moments(sample: pd.DataFrame, outcome: str, max_lag: int = 5, untreated_only: bool = True,
+                  cluster: str | None = None, min_pairs: int = 10) -> PanelMoments:
+    """Estimate :class:`PanelMoments` of ``log_<outcome>`` from a study frame
+    (:func:`evaluation.comparison.comparison_sample`).
+
+    Rows: those with the log outcome observed and, with ``untreated_only``, ``treat ==
+    0`` (comparison firms and funded firms before their start), so the grant's effect
+    does not enter. Year means are removed; ``sigma2`` is the pooled within-year
+    variance (divisor N - number of years); ``autocov[k]`` averages, over the pairs of
+    years ``k`` apart with at least ``min_pairs`` firms observed in both, the covariance
+    of the demeaned values. ``rho`` averages ``autocov[1..max_lag] / sigma2``.
+    ``cluster`` (e.g. ``"pole"``) adds ``icc_cluster``.
+    """
+    frame = outcome_frame(sample, outcome)
+    if untreated_only:
+        frame = frame[frame["treat"] == 0]
+    y = f"log_{outcome}"
+    resid = frame[y] - frame.groupby("year")[y].transform("mean")
+    wide = frame.assign(_r=resid).pivot(index="firm_id", columns="year", values="_r")
+    years = wide.columns.to_numpy()
+    sigma2 = float((resid**2).sum() / (len(resid) - len(years)))
+    if not np.isfinite(sigma2) or sigma2 <= 0:
+        raise DesignError(f"panel_moments: no variation in {y}")
+    values = wide.to_numpy()
+    autocov = {0: sigma2}
+    for k in range(1, len(years)):
+        covs = []
+        for j in range(len(years) - k):
+            if years[j + k] - years[j] != k:
+                continue
+            a, b = values[:, j], values[:, j + k]
+            ok = ~np.isnan(a) & ~np.isnan(b)
+            if ok.sum() >= min_pairs:
+                covs.append(np.cov(a[ok], b[ok])[0, 1])
+        if covs:
+            autocov[k] = float(np.mean(covs))
+    autocov = pd.Series(autocov, name="autocov").rename_axis("lag")
+    lags = [k for k in autocov.index if 1 <= k <= max_lag]
+    if not lags:
+        raise DesignError("panel_moments: no firm observed in two years")
+    rho = float(np.mean(autocov[lags]) / sigma2)
+    icc = None
+    if cluster is not None:
+        icc = _growth_icc(frame.assign(_r=resid), cluster)
+    return PanelMoments(outcome=outcome, sigma2=sigma2, rho=rho, autocov=autocov,
+                        n_firms=int(wide.shape[0]), n_years=len(years), icc_cluster=icc, cluster=cluster,
+                        extra={"max_lag": max_lag, "untreated_only": untreated_only})
+
+
+def _growth_icc(frame: pd.DataFrame, cluster: str) -> float:
+    """ANOVA ICC of year-demeaned yearly growth within (cluster, year) cells."""
+    f = frame.sort_values(["firm_id", "year"])
+    growth = f.groupby("firm_id")["_r"].diff()
+    consecutive = f.groupby("firm_id")["year"].diff() == 1
+    g = f.assign(_g=growth)[consecutive & growth.notna()]
+    g = g.assign(_g=g["_g"] - g.groupby("year")["_g"].transform("mean"))
+    cells = g.groupby([cluster, "year"])["_g"]
+    n_i, means = cells.size(), cells.mean()
+    N, k = len(g), len(n_i)
+    if k < 2 or N <= k:
+        return 0.0
+    grand = g["_g"].mean()
+    msb = float((n_i * (means - grand) ** 2).sum() / (k - 1))
+    msw = float(((g["_g"] - cells.transform("mean")) ** 2).sum() / (N - k))
+    n0 = (N - (n_i**2).sum() / N) / (k - 1)
+    return max(0.0, (msb - msw) / (msb + (n0 - 1) * msw))
+
+
+# --------------------------------------------------------------------------- #
+# The formula                                                                  #
+# --------------------------------------------------------------------------- #
+
+
+def equicorrelated(sigma2: float, rho: float, periods: int) -> np.ndarray:
+    """``sigma2 ((1 - rho) I + rho 11')``: McKenzie's covariance of a firm's years."""
+    return sigma2 * ((1 - rho) * np.eye(periods) + rho * np.ones((periods, periods)))
+
+
+def variance_factor(rho: float, pre_periods: int, post_periods: int, estimator: str = "ancova") -> float:
+    """McKenzie's (2012) ``F``: variance of the estimator per unit of ``sigma2 (1/n1 + 1/n0)``."""
+    m, r = pre_periods, post_periods
+    _check(estimator, m, r)
+    post = (1 + (r - 1) * rho) / r
+    if estimator == "post":
+        return post
+    if estimator == "did":
+        return (1 + (m - 1) * rho) / m + post - 2 * rho
+    return post - m * rho**2 / (1 + (m - 1) * rho)
+
+
+def covariance_factor(cov: np.ndarray, pre_periods: int, post_periods: int, estimator: str = "ancova") -> float:
+    """Variance of the estimator per unit of ``(1/n1 + 1/n0)`` for a general
+    covariance ``cov`` of the ``pre + post`` years (pre years first)."""
+    m, r = pre_periods, post_periods
+    _check(estimator, m, r)
+    cov = np.asarray(cov, float)
+    if cov.shape != (m + r, m + r):
+        raise ValueError(f"cov must be {(m + r)}x{(m + r)} (pre years, then post years), got {cov.shape}")
+    a_pre = np.r_[np.full(m, 1 / m) if m else np.zeros(0), np.zeros(r)]
+    a_post = np.r_[np.zeros(m), np.full(r, 1 / r)]
+    v_post = a_post @ cov @ a_post
+    if estimator == "post":
+        return float(v_post)
+    if estimator == "did":
+        a = a_post - a_pre
+        return float(a @ cov @ a)
+    c = cov[m:, :m].T @ a_post[m:]  # covariance of each pre year with the post mean
+    return float(v_post - c @ np.linalg.solve(cov[:m, :m], c))
+
+
+def _check(estimator: str, m: int, r: int) -> None:
+    if estimator not in ESTIMATORS:
+        raise ValueError(f"unknown estimator {estimator!r}; choose from {ESTIMATORS}")
+    if r < 1 or m < 0:
+        raise ValueError(f"need post_periods >= 1 and pre_periods >= 0 (got {r}, {m})")
+    if m == 0 and estimator != "post":
+        raise ValueError(f"{estimator} needs at least one pre period; with none use estimator='post'")
+
+
+def multiplier(alpha: float = 0.05, power: float = 0.8) -> float:
+    """``z_{1-alpha/2} + z_{power}`` (2.80 at 5% and 80%)."""
+    return float(stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power))
+
+
+def mde(n_treated: float, n_control: float, sigma2: float | None = None, rho: float | None = None,
+        pre_periods: int = 1, post_periods: int = 1, alpha: float = 0.05, power: float = 0.8,
+        estimator: str = "ancova", cov: np.ndarray | None = None, cluster_size: float = 1.0,
+        icc_cluster: float = 0.0) -> float:
+    """Minimum detectable effect (log points) of the module's formula.
+
+    Either ``sigma2`` and ``rho`` (McKenzie's equicorrelated case) or ``cov`` (the
+    covariance of the ``pre_periods + post_periods`` years, pre first). ``cluster_size``
+    and ``icc_cluster`` give the design effect ``1 + (c - 1) icc``.
+    """
+    if n_treated <= 0 or n_control <= 0:
+        raise ValueError("n_treated and n_control must be positive")
+    if cov is not None:
+        factor = covariance_factor(cov, pre_periods, post_periods, estimator)
+    else:
+        if sigma2 is None or rho is None:
+            raise ValueError("give sigma2 and rho, or cov")
+        if not -1 < rho < 1 and rho != 0:
+            raise ValueError(f"rho must be in (-1, 1), got {rho}")
+        factor = sigma2 * variance_factor(rho, pre_periods, post_periods, estimator)
+    deff = 1 + (cluster_size - 1) * icc_cluster
+    return multiplier(alpha, power) * math.sqrt(factor * deff * (1 / n_treated + 1 / n_control))
+
+
+# --------------------------------------------------------------------------- #
+# Curves and the recommended design                                            #
+# --------------------------------------------------------------------------- #
+
+
+def _design_mde(moments: PanelMoments | None, sigma2, rho, participants: int, calls: int, ratio: float,
+                estimator: str, pre: int, post: int, alpha: float, power: float, use_covariance: bool,
+                cluster_size: float | None, icc_cluster: float) -> float:
+    n1 = participants * calls
+    n0 = ratio * n1
+    csize = participants if cluster_size is None else cluster_size
+    if moments is not None and use_covariance:
+        return mde(n1, n0, pre_periods=pre, post_periods=post, alpha=alpha, power=power, estimator=estimator,
+                   cov=moments.covariance(pre + post), cluster_size=csize, icc_cluster=icc_cluster)
+    s2 = moments.sigma2 if moments is not None else sigma2
+    r = moments.rho if moments is not None else rho
+    return mde(n1, n0, s2, r, pre, post, alpha, power, estimator, cluster_size=csize, icc_cluster=icc_cluster)
+
+
+def mde_curve(moments: PanelMoments | None = None, *, sigma2: float | None = None, rho: float | None = None,
+              participants: Iterable[int] = range(10, 151, 10), calls: int = 3,
+              controls_per_participant: Sequence[float] = (1, 4), estimators: Sequence[str] = ("ancova", "did"),
+              pre_periods: int = 3, post_periods: int = 3, alpha: float = 0.05, power: float = 0.8,
+              use_covariance: bool = True, cluster_size: float | None = 1.0, icc_cluster: float = 0.0) -> pd.DataFrame:
+    """MDE over participants per call, one design per (estimator, controls per participant).
+
+    ``moments`` (from :func:`panel_moments`) or ``sigma2`` and ``rho``. With
+    ``moments`` and ``use_covariance`` the Toeplitz covariance of the panel is used,
+    else McKenzie's equicorrelated formula. ``calls`` annual cohorts of equal size are
+    pooled (``n1 = calls x participants``, ``n0 = k n1``). ``cluster_size=None`` takes
+    the participants of one call as one cluster (e.g. one pole per call).
+    Columns: ``design, estimator, controls_per_participant, participants_per_call,
+    n_treated, n_control, mde, mde_percent``.
+    """
+    rows = []
+    for estimator, ratio, p in product(estimators, controls_per_participant, participants):
+        b = _design_mde(moments, sigma2, rho, int(p), calls, ratio, estimator, pre_periods, post_periods,
+                        alpha, power, use_covariance, cluster_size, icc_cluster)
+        rows.append({"design": f"{LABELS[estimator]}, {ratio:g} comparison firms per participant",
+                     "estimator": estimator, "controls_per_participant": ratio, "participants_per_call": int(p),
+                     "n_treated": int(p) * calls, "n_control": ratio * int(p) * calls, "mde": b,
+                     "mde_percent": percent(b)})
+    return pd.DataFrame(rows)
+
+
+def plot_mde(curve: pd.DataFrame, target_percent: float | None = None, ax=None, title: str | None = None):
+    """MDE (percent) against participants per call, one line per design; returns the Figure."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6.5, 4.0))
+    else:
+        fig = ax.figure
+    for design, rows in curve.groupby("design", sort=False):
+        ax.plot(rows["participants_per_call"], rows["mde_percent"], marker="o", ms=3, label=design)
+    if target_percent is not None:
+        ax.axhline(target_percent, color="grey", ls="--", lw=0.8, label=f"target {target_percent:g}%")
+    ax.set_xlabel("participants per call")
+    ax.set_ylabel("minimum detectable effect (%)")
+    ax.set_ylim(bottom=0)
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.legend(frameon=False, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def recommended_design(target_percent: float, moments: PanelMoments | None = None, *, sigma2: float | None = None,
+                       rho: float | None = None, calls: int = 3, controls_per_participant: float = 4,
+                       estimator: str = "ancova", pre_periods: int = 3, post_periods: int = 3, alpha: float = 0.05,
+                       power: float = 0.8, use_covariance: bool = True, cluster_size: float | None = 1.0,
+                       icc_cluster: float = 0.0, max_participants: int = 10_000) -> dict:
+    """The smallest number of participants per call whose MDE is at most ``target_percent``.
+
+    Same arguments as :func:`mde_curve` for one design. Returns a dict with
+    ``participants_per_call``, ``n_treated``, ``n_control``, ``mde``, ``mde_percent``
+    and the design; ``participants_per_call`` is None when even ``max_participants``
+    does not reach the target (e.g. a pole design effect that does not shrink with n).
+    """
+    target = log_points(target_percent)
+    design = {"estimator": estimator, "controls_per_participant": controls_per_participant, "calls": calls,
+              "pre_periods": pre_periods, "post_periods": post_periods, "alpha": alpha, "power": power,
+              "target_percent": target_percent}
+
+    def at(p: int) -> float:
+        return _design_mde(moments, sigma2, rho, p, calls, controls_per_participant, estimator, pre_periods,
+                           post_periods, alpha, power, use_covariance, cluster_size, icc_cluster)
+
+    if at(max_participants) > target:
+        return {**design, "participants_per_call": None, "n_treated": None, "n_control": None,
+                "mde": at(max_participants), "mde_percent": percent(at(max_participants))}
+    lo, hi = 1, max_participants  # MDE decreases in p (for a fixed cluster size or icc 0): bisect
+    if at(lo) <= target:
+        hi = lo
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if at(mid) <= target else (mid, hi)
+    b = at(hi)
+    return {**design, "participants_per_call": hi, "n_treated": hi * calls,
+            "n_control": controls_per_participant * hi * calls, "mde": b, "mde_percent": percent(b)}
+
+
+PILOTS = {
+    "Business Accelerator": {"indicator": PILOT_INDICATORS["Business Accelerator"][1], "outcome": "turnover_eur",
+                             "pre_periods": 1, "post_periods": 3},
+    "Meet the corporates": {"indicator": PILOT_INDICATORS["Meet the corporates"][3], "outcome": "turnover_eur",
+                            "pre_periods": 3, "post_periods": 3},
+}
+"""The outcome indicator of each pilot that a comparison design can test (``PILOT_INDICATORS``),
+with the assumed years of data: start-ups (accelerator) have about one year of accounts
+before the call, the SMEs of "meet the corporates" three; both are followed three years."""
+
+
+def pilot_plan(moments: PanelMoments, participants_per_call: int = 30, target_percent: float = 10.0,
+               calls: int = 3, controls_per_participant: float = 4, estimator: str = "ancova",
+               use_covariance: bool = True) -> pd.DataFrame:
+    """One row per pilot (``PILOTS``): MDE at ``participants_per_call`` and the
+    participants per call needed for ``target_percent``, with the moments of the
+    study panel (an assumption: the pilots' firms vary like the programme's)."""
+    rows = []
+    for pilot, spec in PILOTS.items():
+        m, r = spec["pre_periods"], spec["post_periods"]
+        b = _design_mde(moments, None, None, participants_per_call, calls, controls_per_participant, estimator,
+                        m, r, 0.05, 0.8, use_covariance, 1.0, 0.0)
+        rec = recommended_design(target_percent, moments, calls=calls, controls_per_participant=controls_per_participant,
+                                 estimator=estimator, pre_periods=m, post_periods=r, use_covariance=use_covariance)
+        rows.append({"pilot": pilot, "indicator": spec["indicator"], "outcome": moments.outcome,
+                     "pre_periods": m, "post_periods": r, "estimator": estimator,
+                     "participants_per_call": participants_per_call, "mde_percent": percent(b),
+                     "target_percent": target_percent, "needed_per_call": rec["participants_per_call"]})
+    return pd.DataFrame(rows)
