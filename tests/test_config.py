@@ -31,7 +31,9 @@ def test_the_project_study_file_is_valid():
     config = load_config(ROOT / "study.yml")
     check_notebook_parameters(config)
     assert [f"{nb.name}.{ps.name}" for nb, ps in config.runs()] == [
-        "overview.all", "first_did.linea_a", "first_did.linea_b"
+        "overview.all", "first_did.linea_a", "first_did.linea_b",
+        "main.unsuccessful", "main.matched", "main.not_yet",
+        "heterogeneity.linea_a", "heterogeneity.linea_b",
     ]
     assert config.data.dir == ROOT / "data" / "default"
 
