@@ -148,3 +148,14 @@ def test_bad_data_stop_the_run_before_any_notebook(tmp_path, default_data, data_
     err = capsys.readouterr().err
     assert "panel.csv" in err and "firm_id" in err
     assert snapshot(out) == before
+
+
+def test_runs_on_an_existing_dask_scheduler(tmp_path, default_data):
+    from dask.distributed import LocalCluster
+
+    study = make_study(tmp_path, default_data)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        out = run_study(study, scheduler=cluster.scheduler_address)
+    results = json.loads((out / "results.json").read_text())
+    assert results["runs"]["count_double"]["headline"]["firms"] % 2 == 0
+    assert (tmp_path / "build" / "runs" / "count_double" / "ok.ipynb").exists()
