@@ -91,3 +91,9 @@ def published_members() -> pd.DataFrame:
     rows = [{"type": TYPE_LABELS[t], "members": n} for t, n in programme.MEMBERS_JUNE_2017.items()]
     rows.append({"type": "not broken down by type in the source", "members": programme.MEMBERS_NOT_BROKEN_DOWN})
     return pd.DataFrame([*rows, {"type": "all", "members": programme.MEMBERS_TOTAL}])
+
+
+def programme_in_numbers() -> pd.DataFrame:
+    """The second seed's figures on the poles (members, investment, projects, patents,
+    training agreements, collaborations, participation in the research agendas)."""
+    return pd.DataFrame(programme.PROGRAMME_IN_NUMBERS, columns=["indicator", "value", "unit", "period"])
