@@ -59,12 +59,19 @@ class ResultsWriter:
     def numbers(self, **numbers: Any) -> None:
         self.results["numbers"].update(_plain(numbers))
 
+    def _claim(self, key: str) -> None:
+        """Tables and figures share one namespace: the report includes ``<key>.md``."""
+        if key in self.results["tables"] or key in self.results["figures"]:
+            raise ValueError(f"output key {key!r} is already used by a table or figure of this notebook")
+
     def table(self, key: str, frame: pd.DataFrame, caption: str) -> None:
+        self._claim(key)
         path = self.dir / f"{key}.csv"
         frame.to_csv(path, index=False, float_format="%.6g", lineterminator="\n")
         self.results["tables"][key] = {"file": path.name, "caption": caption}
 
     def figure(self, key: str, fig: matplotlib.figure.Figure, caption: str, alt: str) -> None:
+        self._claim(key)
         path = self.dir / f"{key}.png"
         fig.savefig(path, dpi=150, bbox_inches="tight", metadata={"Software": None})
         self.results["figures"][key] = {"file": path.name, "caption": caption, "alt": alt}
