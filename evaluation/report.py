@@ -106,9 +106,11 @@ def format_cell(value: Any) -> str:
 def table_markdown(frame: pd.DataFrame, caption: str) -> str:
     """A pipe table with a caption line, readable by both Quarto and pandoc; numeric
     columns are right-aligned."""
-    cells = [[format_cell(v) for v in row] for row in frame.itertuples(index=False)]
     headers = [str(c) for c in frame.columns]
     numeric = [pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns]
+    # Text columns print as they are (a year in a mixed column stays "2017", not "2,017").
+    cells = [[format_cell(v) if num else ("" if pd.isna(v) else str(v)) for v, num in zip(row, numeric)]
+             for row in frame.itertuples(index=False)]
     align = "|" + "|".join("---:" if num else ":---" for num in numeric) + "|"
     lines = ["| " + " | ".join(headers) + " |", align, *("| " + " | ".join(r) + " |" for r in cells)]
     return "\n".join([*lines, "", f": {caption}", ""])

@@ -51,3 +51,8 @@ def test_table_markdown_formats_cells_and_caption():
         "",
         ": A caption",
     ]
+
+
+def test_text_columns_keep_years_as_written():
+    frame = pd.DataFrame({"treated": [2017, "never"], "weight": [0.5, 0.5]})
+    assert "| 2017 | 0.5 |" in table_markdown(frame, "c")
