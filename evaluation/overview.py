@@ -95,5 +95,17 @@ def published_members() -> pd.DataFrame:
 
 def programme_in_numbers() -> pd.DataFrame:
     """The second seed's figures on the poles (members, investment, projects, patents,
-    training agreements, collaborations, participation in the research agendas)."""
-    return pd.DataFrame(programme.PROGRAMME_IN_NUMBERS, columns=["indicator", "value", "unit", "period"])
+    training agreements, collaborations, participation in the research agendas) and
+    the two 2014-2020 calls."""
+    calls = [
+        (f"Linea {line}: {label}", value, unit, "2014-2020")
+        for line, call in programme.CALLS.items()
+        for label, value, unit in (
+            ("projects submitted", call["submitted"], "projects"),
+            ("projects funded", call["funded"], "projects"),
+            ("firms in funded projects", call["firms_in_funded"], "firms"),
+            ("investment", call["investment_eur"] / 1e6, "M EUR"),
+            ("grants", call["grants_eur"] / 1e6, "M EUR"),
+        )
+    ]
+    return pd.DataFrame([*programme.PROGRAMME_IN_NUMBERS, *calls], columns=["indicator", "value", "unit", "period"])
