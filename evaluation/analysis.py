@@ -13,21 +13,10 @@ from dataclasses import dataclass
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from .design import outcome_frame, true_att
+from .design import OUTCOME_LABELS, outcome_frame, percent, true_att
 from .estimators import did_2x2, event_study, plot_event_study, twfe
 from .results import EstimationResult
 
-OUTCOME_LABELS = {
-    "turnover_eur": "turnover",
-    "employees": "employment",
-    "value_added_eur": "value added",
-    "rd_expenditure_eur": "R&D expenditure",
-}
-
-
-def percent(log_points: float) -> float:
-    """A log-point effect as a percent change: 100 (exp(b) - 1)."""
-    return 100.0 * math.expm1(log_points)
 
 
 @dataclass(frozen=True)

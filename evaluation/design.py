@@ -10,6 +10,7 @@ Outcomes enter in logs (``log_<outcome>``), so effects read as log points
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,23 @@ OUTCOMES = ("turnover_eur", "employees", "value_added_eur", "rd_expenditure_eur"
 DERIVED_OUTCOMES = {"labour_productivity": ("value_added_eur", "employees")}
 """Ratios analysed in logs: log(value added / employees) = log value added - log employees."""
 ANALYSIS_OUTCOMES = OUTCOMES + tuple(DERIVED_OUTCOMES)
+OUTCOME_LABELS = {
+    "turnover_eur": "turnover",
+    "employees": "employment",
+    "value_added_eur": "value added",
+    "labour_productivity": "labour productivity",
+    "rd_expenditure_eur": "R&D expenditure",
+}
+
+
+def percent(log_points: float) -> float:
+    """A log-point effect as a percent change: ``100 (exp(b) - 1)``."""
+    return 100.0 * math.expm1(log_points)
+
+
+def log_points(pct: float) -> float:
+    """A percent change as log points: ``log(1 + pct / 100)``."""
+    return math.log1p(pct / 100.0)
 
 
 class DesignError(ValueError):

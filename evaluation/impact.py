@@ -46,11 +46,6 @@ SCORE_OUTCOMES = ("turnover_eur", "employees", "value_added_eur")
 out: firms without R&D have no log R&D, and the score refuses missing values)."""
 
 
-def percent(log_points: float) -> float:
-    """A log-point effect as a percent change: ``100 (exp(b) - 1)``."""
-    return 100.0 * math.expm1(log_points)
-
-
 @dataclass(frozen=True)
 class Estimate:
     line: str

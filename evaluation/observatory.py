@@ -147,10 +147,9 @@ def evidence(data, truth, seed: int, power_note: dict[str, str]) -> dict[str, st
     numbers computed from the data (Callaway-Sant'Anna doubly robust against
     unsuccessful applicants for effects, as in the main results). ``power_note`` holds
     the two pilots' power-analysis sentences (from ``evaluation.power``)."""
-    import pandas as pd
-
     from . import impact
     from .comparison import comparison_sample
+    from .design import percent
 
     firms, apps = data.firms, data.applications
     members = firms[firms["pole"] != "none"]
@@ -170,7 +169,7 @@ def evidence(data, truth, seed: int, power_note: dict[str, str]) -> dict[str, st
     applicants_a = apps.loc[apps["line"] == "A", "firm_id"].nunique()
 
     def pct(e: impact.Estimate) -> str:
-        return f"{impact.percent(e.att):.1f}% (95% CI {impact.percent(e.ci_low):.1f} to {impact.percent(e.ci_high):.1f})"
+        return f"{percent(e.att):.1f}% (95% CI {percent(e.ci_low):.1f} to {percent(e.ci_high):.1f})"
 
     def leverage(line: str) -> float:
         rows = funded[funded["line"] == line]

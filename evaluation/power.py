@@ -52,21 +52,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .design import DesignError, outcome_frame
+from .design import DesignError, log_points, outcome_frame, percent
 from .observatory import PILOT_INDICATORS
 
 ESTIMATORS = ("ancova", "did", "post")
 LABELS = {"ancova": "ANCOVA", "did": "DiD", "post": "post only"}
-
-
-def percent(log_points: float) -> float:
-    """A log-point effect as a percent change, ``100 (exp(b) - 1)``."""
-    return 100.0 * math.expm1(log_points)
-
-
-def log_points(pct: float) -> float:
-    """A percent change as log points, ``log(1 + pct / 100)``."""
-    return math.log1p(pct / 100.0)
 
 
 # --------------------------------------------------------------------------- #

@@ -12,7 +12,6 @@ References (copied into tests/reference/, see its README):
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 
 import matplotlib
