@@ -31,20 +31,14 @@ from pathlib import Path
 
 import numpy as np
 
+from peers import peer_python  # benchmarks/peers.py (this folder is on sys.path when run as a script)
+
 HERE = Path(__file__).resolve().parent
 PEER_VENV = HERE / ".venv-staggered"
 PEERS = ["moderndid", "diff-diff", "csdid", "differences"]
 ENGINES = ["evaluation", *PEERS]
 PERIODS = 10
 COHORTS = [0, 3, 5, 7, 9]
-
-
-def peer_python() -> Path:
-    python = PEER_VENV / "bin" / "python"
-    if not python.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", *PEERS], check=True)
-    return python
 
 
 def simulate(units: int, path: Path, seed: int = 1) -> None:
@@ -159,7 +153,7 @@ def _import(engine: str) -> None:
 
 
 def child(engine: str, data_path: str, n_boot: int, timeout: float) -> dict:
-    python = sys.executable if engine == "evaluation" else str(peer_python())
+    python = sys.executable if engine == "evaluation" else str(peer_python(PEER_VENV, PEERS))
     code = (f"import sys; sys.path.insert(0, {str(HERE)!r}); import json, staggered_benchmark as b; "
             f"print('RESULT' + json.dumps(b.run_engine({engine!r}, {data_path!r}, {n_boot})))")
     try:

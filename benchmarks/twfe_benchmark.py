@@ -26,17 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
+from peers import peer_python  # benchmarks/peers.py (this folder is on sys.path when run as a script)
+
 HERE = Path(__file__).resolve().parent
 PEER_VENV = HERE / ".venv"
 PEERS = ["pyfixest", "linearmodels", "pandas", "numpy", "scipy"]
-
-
-def peer_python() -> Path:
-    python = PEER_VENV / "bin" / "python"
-    if not python.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", *PEERS], check=True)
-    return python
 
 
 def simulate(units: int, periods: int, path: Path, seed: int = 1) -> None:
@@ -105,7 +99,7 @@ def main() -> None:
     if args.run:
         print(json.dumps(run_engine(args.run, args.data)))
         return
-    interpreters = {"evaluation": Path(sys.executable), "pyfixest": peer_python(), "linearmodels": peer_python()}
+    interpreters = {"evaluation": Path(sys.executable), "pyfixest": peer_python(PEER_VENV, PEERS), "linearmodels": peer_python(PEER_VENV, PEERS)}
     with tempfile.TemporaryDirectory() as tmp:
         data_path = Path(tmp) / "panel.npz"
         simulate(args.units, args.periods, data_path)

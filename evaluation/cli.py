@@ -51,5 +51,5 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{args.data_dir}: valid; sha256 {data.data_hash}")
     except tuple(EXIT_CODES) as err:
         print(f"error: {err}", file=sys.stderr)
-        return EXIT_CODES[type(err)] if type(err) in EXIT_CODES else 1
+        return next(code for kind, code in EXIT_CODES.items() if isinstance(err, kind))
     return 0

@@ -15,26 +15,18 @@ sorted keys, CSV with fixed float formatting, PNG without a software or date sta
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
 import matplotlib.figure
-import numpy as np
 import pandas as pd
+
+from .results import to_plain
 
 
 def _plain(value: Any) -> Any:
-    """JSON-safe plain Python values (numpy scalars -> int/float, NaN -> None)."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+    """JSON-safe plain Python values; NaN and inf become ``None`` (null) in results.json."""
+    return to_plain(value, nonfinite=lambda _: None)
 
 
 class ResultsWriter:

@@ -74,7 +74,7 @@ def headline_variables(results: dict) -> dict:
     def fmt(tree: Any) -> Any:
         return {k: fmt(v) for k, v in tree.items()} if isinstance(tree, dict) else format_number(tree)
 
-    return {**fmt(results["headline"]), "synthetic": results["synthetic"], "study_title": results["study"]}
+    return fmt(results["headline"])
 
 
 def flatten_headline(results: dict) -> dict[str, Any]:

@@ -78,7 +78,7 @@ class EstimationResult:
     def to_dict(self) -> dict[str, Any]:
         """Plain, JSON-serialisable and deterministic (terms in table order)."""
         terms = {
-            str(term): {column: _plain(row[column]) for column in self.table.columns}
+            str(term): {column: to_plain(row[column]) for column in self.table.columns}
             for term, row in self.table.iterrows()
         }
         out: dict[str, Any] = {
@@ -90,28 +90,29 @@ class EstimationResult:
             "n_clusters": None if self.n_clusters is None else int(self.n_clusters),
             "alpha": float(self.alpha),
             "terms": terms,
-            "extra": _plain(self.extra),
+            "extra": to_plain(self.extra),
         }
         if self.vcov is not None:
             out["vcov"] = {
                 "terms": [str(t) for t in self.vcov.index],
-                "matrix": [[_plain(v) for v in row] for row in self.vcov.to_numpy()],
+                "matrix": [[to_plain(v) for v in row] for row in self.vcov.to_numpy()],
             }
         return out
 
 
-def _plain(value: Any) -> Any:
-    """Numpy/pandas scalars and containers to plain Python; non-finite floats to strings."""
+def to_plain(value: Any, nonfinite=str) -> Any:
+    """Numpy/pandas scalars and containers to plain Python for JSON. JSON has no
+    inf/nan: ``nonfinite`` maps them (default ``str``: readable and round-trippable via
+    ``float()``; ``evaluation.outputs`` maps them to ``None``)."""
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): to_plain(v, nonfinite) for k, v in value.items()}
     if isinstance(value, (list, tuple, np.ndarray, pd.Series)):
-        return [_plain(v) for v in list(value)]
+        return [to_plain(v, nonfinite) for v in list(value)]
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
     if isinstance(value, (int, np.integer)):
         return int(value)
     if isinstance(value, (float, np.floating)):
         value = float(value)
-        # JSON has no inf/nan: keep them readable and round-trippable via float().
-        return value if math.isfinite(value) else str(value)
+        return value if math.isfinite(value) else nonfinite(value)
     return value

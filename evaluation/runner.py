@@ -9,6 +9,7 @@ unchanged; the report is re-rendered only when a run or a report source changed.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import shutil
@@ -197,10 +198,12 @@ def execute_all(todo: list[Run], config: StudyConfig, jobs: int, scheduler: str 
         elif todo:
             from dask.distributed import Client, LocalCluster, as_completed
 
-            cluster = None if scheduler else LocalCluster(
-                n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None
-            )
-            with Client(scheduler or cluster) as client:
+            with contextlib.ExitStack() as stack:
+                if scheduler is None:
+                    scheduler = stack.enter_context(
+                        LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None)
+                    )
+                client = stack.enter_context(Client(scheduler))
                 futures = {client.submit(execute, run, config, key=f"run-{run.id}-{run.key[:12]}", pure=False): run for run in todo}
                 for future in as_completed(futures):
                     run = futures[future]
@@ -208,8 +211,6 @@ def execute_all(todo: list[Run], config: StudyConfig, jobs: int, scheduler: str 
                         failures[run.id] = future.exception()
                     bar.set_postfix_str(run.id)
                     bar.update()
-            if cluster is not None:
-                cluster.close()
     for run in todo:
         if run.id in failures:
             raise failures[run.id]

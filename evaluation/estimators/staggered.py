@@ -32,7 +32,7 @@ import pandas as pd
 from scipy import stats
 
 from evaluation.estimators import _panel
-from evaluation.results import EstimationResult, _plain
+from evaluation.results import EstimationResult, to_plain
 
 TRIM_LEVEL = 0.995  # DRDID's trim.level: comparison units with pscore >= this get weight 0
 OVERLAP_LIMIT = 0.999  # did: a 2x2 whose largest pscore reaches this is not estimated (NA)
@@ -78,7 +78,7 @@ class AttGtResult(EstimationResult):
 
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()
-        out["pretest"] = _plain(self.pretest)
+        out["pretest"] = to_plain(self.pretest)
         return out
 
 
@@ -106,8 +106,8 @@ class AggteResult(EstimationResult):
 
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()
-        out.update(kind=self.kind, overall_att=_plain(self.overall_att),
-                   overall_se=_plain(self.overall_se))
+        out.update(kind=self.kind, overall_att=to_plain(self.overall_att),
+                   overall_se=to_plain(self.overall_se))
         return out
 
 
@@ -706,7 +706,7 @@ def aggte(
     se = _analytic_se(inf_rows, cl)
     overall_se = float(_analytic_se(overall_inf[:, None], cl)[0])
     crit = stats.norm.ppf(1 - result.alpha / 2)
-    extra: dict[str, Any] = {"kind": kind, "min_e": _plain(min_e), "max_e": _plain(max_e),
+    extra: dict[str, Any] = {"kind": kind, "min_e": to_plain(min_e), "max_e": to_plain(max_e),
                              "balance_e": balance_e}
     pw_low, pw_high, p = _intervals(np.array(estimates), se, crit)
     if n_boot > 0:
