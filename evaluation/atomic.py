@@ -5,6 +5,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+KEY_FILE = ".cache_key"
+"""Written last into a finished run or report folder: the cache key it was made from."""
+
 
 def replace_dir(new: Path, target: Path) -> None:
     """Move the finished folder ``new`` to ``target``, replacing any previous one.

@@ -71,7 +71,6 @@ class Weights:
     covariates behind them (for the balance table)."""
     covariates: pd.DataFrame
     treated: pd.Series
-    score: pd.Series
     matched: pd.Series
     ipw: pd.Series
     trimmed: int
@@ -103,7 +102,7 @@ def score_weights(sample: pd.DataFrame, seed: int) -> Weights:
     if not (treated[keep] == 1).any() or not (treated[keep] == 0).any():
         raise DesignError("common-support trimming left one side of the comparison empty")
     matched = nearest_neighbour_match(score[keep], treated[keep], caliper=0.2, seed=seed).weights
-    return Weights(covariates, treated, score, matched.reindex(treated.index, fill_value=0.0),
+    return Weights(covariates, treated, matched.reindex(treated.index, fill_value=0.0),
                    ipw_weights(score[keep], treated[keep]).reindex(treated.index, fill_value=0.0),
                    trimmed=int((~keep).sum()), dropped=dropped)
 

@@ -31,14 +31,13 @@ import pandas as pd
 import yaml
 
 from . import render
-from .atomic import replace_dir
+from .atomic import KEY_FILE, replace_dir
 
 if TYPE_CHECKING:
     from .config import StudyConfig
     from .contract import StudyData
     from .runner import Run
 
-KEY_FILE = ".cache_key"
 REPORT_NAME = "report"
 PACKAGES = (
     "numpy", "scipy", "pandas", "statsmodels", "linearmodels", "pandera", "pydantic",

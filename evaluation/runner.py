@@ -21,12 +21,11 @@ from pathlib import Path
 from tqdm import tqdm
 
 from . import report
-from .atomic import replace_dir
+from .atomic import KEY_FILE, replace_dir
 from .config import NotebookConfig, ParameterSet, StudyConfig, check_notebook_parameters, load_config, run_id
 from .contract import StudyData, load_study_data
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-KEY_FILE = ".cache_key"
 
 
 class RunFailed(RuntimeError):
