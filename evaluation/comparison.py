@@ -50,7 +50,7 @@ import numpy as np
 import pandas as pd
 
 from .contract import ENTERPRISE_TYPES, NO_POLE, StudyData
-from .design import OUTCOMES, DesignError, add_timing_and_logs, applicant_sample
+from .design import OUTCOMES, DesignError, add_timing_and_logs, applicant_sample, no_line_reason
 
 GROUPS = ("unsuccessful", "matched", "not_yet")
 LINES = ("A", "B")
@@ -97,7 +97,7 @@ def comparison_sample(
         raise DesignError("reference_year is the pseudo start year of non-applicants; only group 'matched' has them")
     apps = data.applications[data.applications["line"] == line]
     if apps.empty:
-        raise DesignError(f"applications.csv: no applications for line {line!r}")
+        raise DesignError(no_line_reason(line))
     call_year = int(apps["call_year"].min())
     if group == "unsuccessful":
         sample = applicant_sample(data, line)
@@ -112,7 +112,7 @@ def comparison_sample(
 def _funded_firms(apps: pd.DataFrame, line: str) -> pd.DataFrame:
     funded = apps[apps["funded"]]
     if funded.empty:
-        raise DesignError(f"applications.csv: line {line!r} has no funded applicants")
+        raise DesignError(f"Linea {line} has no funded applicants in applications.csv.")
     return (
         funded.assign(reference_year=funded["start_date"].dt.year)
         .groupby("firm_id", as_index=False)
@@ -140,7 +140,7 @@ def _matched_pool(
     pool = pool[pool["firm_id"].isin(data.panel["firm_id"])]
     if pool.empty:
         raise DesignError(
-            f"line {line!r}: no non-applicant {who} with panel data, so group 'matched' is empty"
+            f"the data hold no non-applicant {who} with panel data, so there is no pool to match Linea {line}'s funded firms from."
         )
     return _firm_years(data, pd.concat([funded, pool], ignore_index=True), treated=lambda f: f["funded"])
 
@@ -150,14 +150,14 @@ def _not_yet(data: StudyData, line: str, apps: pd.DataFrame) -> pd.DataFrame:
     cohorts = sorted(funded["reference_year"].unique())
     if len(cohorts) < 2:
         raise DesignError(
-            f"line {line!r}: every funded project starts in {cohorts[0]}, so there is no "
-            "not-yet-treated comparison (group 'not_yet' needs two start years or more)"
+            f"every funded project of Linea {line} starts in {cohorts[0]}, so no funded firm is "
+            "not yet treated while another is (this comparison needs two start years or more)."
         )
     last = int(cohorts[-1])
     sample = _firm_years(data, funded, treated=lambda f: (f["reference_year"] < last).astype(int))
     sample = sample[sample["year"] < last]
     if sample.empty or sample["treated_group"].nunique() < 2:
-        raise DesignError(f"line {line!r}: no panel years before the last start year {last} for group 'not_yet'")
+        raise DesignError(f"the panel has no year before Linea {line}'s last start year {last} with firms of both earlier and later starts.")
     return sample.reset_index(drop=True)
 
 
@@ -168,7 +168,7 @@ def _firm_years(data: StudyData, firms: pd.DataFrame, treated) -> pd.DataFrame:
     sample = data.panel.merge(firms, on="firm_id", how="inner", validate="many_to_one")
     for side, label in ((1, "treated"), (0, "comparison")):
         if not (sample["treated_group"] == side).any():
-            raise DesignError(f"the {label} side has no firm with panel data")
+            raise DesignError(f"the {label} side has no firm with panel data.")
     return add_timing_and_logs(sample)
 
 
@@ -196,6 +196,18 @@ def treated_indicator(sample: pd.DataFrame) -> pd.Series:
     return by_firm.first().astype(int).rename("treated")
 
 
+def pre_call_window(sample: pd.DataFrame) -> tuple[int, int]:
+    """Years whose outcomes describe firms before the programme: the panel's first year
+    to the year before the call; when the panel starts in or after the call year, to
+    the year before the first project start of the treated side (still untreated)."""
+    first = int(sample["year"].min())
+    last = int(sample["call_year"].min()) - 1
+    if last < first:
+        treated = sample.loc[sample["treated_group"] == 1, "reference_year"] if "treated_group" in sample else sample.loc[sample["funded"] == 1, "reference_year"]
+        last = int(treated.min()) - 1
+    return first, last
+
+
 def pre_call_covariates(
     sample: pd.DataFrame,
     pre_years: tuple[int, int] | None = None,
@@ -220,6 +232,8 @@ def pre_call_covariates(
     * ``pre_growth_log_<outcome>``: average yearly log growth between the first and
       the last observed pre-call year, ``(log y_last - log y_first) / (last - first)``.
 
+    The default window is :func:`pre_call_window`.
+
     Both are missing (NaN) when a firm has fewer observed years than they need (one,
     two); e.g. firms without R&D have no log R&D. They are not imputed:
     :func:`evaluation.matching.propensity_score` refuses missing covariates, so drop
@@ -231,11 +245,9 @@ def pre_call_covariates(
     missing = [c for c in needed if c not in sample.columns]
     if missing:
         raise DesignError(f"pre_call_covariates: sample lacks columns {missing}; build it with comparison_sample")
-    if pre_years is None:
-        pre_years = (int(sample["year"].min()), int(sample["call_year"].min()) - 1)
-    first, last = pre_years
+    first, last = pre_years if pre_years is not None else pre_call_window(sample)
     if first > last:
-        raise DesignError(f"pre_call_covariates: empty pre-call period {pre_years}")
+        raise DesignError(f"the panel has no year before the call ({first}-{last}), so there are no pre-call characteristics.")
     firms = sample.groupby("firm_id", sort=True)
     out = pd.DataFrame(index=firms.size().index)
     treated = treated_indicator(sample)

@@ -10,6 +10,7 @@ Outcomes enter in logs (``log_<outcome>``), so effects read as log points
 
 from __future__ import annotations
 
+import contextlib
 import math
 from pathlib import Path
 
@@ -43,7 +44,31 @@ def log_points(pct: float) -> float:
 
 
 class DesignError(ValueError):
-    """The requested design cannot be built from these data (e.g. an empty group)."""
+    """The requested design cannot be built from these data (e.g. an empty group).
+
+    Its message is the reason the report prints after "not estimable with these data"."""
+
+
+@contextlib.contextmanager
+def data_limits(what: str):
+    """Turn an estimator's refusal of these data (``ValueError`` such as "no
+    never-treated units" or "no variation", a singular matrix) into a
+    :class:`DesignError` that names ``what`` was being estimated."""
+    try:
+        yield
+    except DesignError:
+        raise
+    except (ValueError, np.linalg.LinAlgError, ZeroDivisionError) as err:
+        raise DesignError(f"{what}: {err}") from err
+
+
+def lines_in(data: StudyData) -> tuple[str, ...]:
+    """The calls (``"A"``, ``"B"``) with at least one application in the data."""
+    return tuple(line for line in ("A", "B") if (data.applications["line"] == line).any())
+
+
+def no_line_reason(line: str) -> str:
+    return f"applications.csv holds no application to Linea {line}, so this call cannot be evaluated."
 
 
 def applicant_sample(data: StudyData, line: str) -> pd.DataFrame:
@@ -51,20 +76,25 @@ def applicant_sample(data: StudyData, line: str) -> pd.DataFrame:
 
     Columns: panel columns, ``funded`` (0/1), ``reference_year``, ``event_time``,
     ``post`` (0/1), ``treat`` = funded x post, ``cohort`` (reference year if funded,
-    0 if not: the never-treated convention of R ``did``), ``log_<outcome>``.
+    0 if not: the never-treated convention of R ``did``), ``log_<outcome>``. A firm
+    with a funded project takes the earliest start of its *funded* projects as its
+    reference year (an earlier unfunded application does not treat it); an
+    unsuccessful applicant takes the earliest planned start of its projects.
     """
     apps = data.applications[data.applications["line"] == line]
     if apps.empty:
-        raise DesignError(f"applications.csv: no applications for line {line!r}")
-    firms = (
-        apps.assign(reference_year=apps["start_date"].dt.year)
-        .groupby("firm_id", as_index=False)
-        .agg(funded=("funded", "max"), reference_year=("reference_year", "min"), pole=("pole", "first"))
-    )
+        raise DesignError(no_line_reason(line))
+    apps = apps.assign(reference_year=apps["start_date"].dt.year)
+    firms = apps.groupby("firm_id", as_index=False).agg(funded=("funded", "max"), reference_year=("reference_year", "min"))
+    funded_apps = apps[apps["funded"]].groupby("firm_id").agg(start=("reference_year", "min"), pole=("pole", "first"))
+    firms["reference_year"] = firms["firm_id"].map(funded_apps["start"]).fillna(firms["reference_year"]).astype(int)
+    any_pole = firms["firm_id"].map(apps.groupby("firm_id")["pole"].first())
+    firms["pole"] = firms["firm_id"].map(funded_apps["pole"]).astype(object).where(firms["funded"], any_pole)
     firms["funded"] = firms["funded"].astype(int)
     for group, label in ((1, "funded"), (0, "unsuccessful")):
         if not (firms["funded"] == group).any():
-            raise DesignError(f"applications.csv: line {line!r} has no {label} applicants, so no comparison is possible")
+            raise DesignError(f"Linea {line} has no {label} applicants in applications.csv, so funded and "
+                              "unsuccessful applicants cannot be compared.")
     sample = data.panel.merge(firms, on="firm_id", how="inner", validate="many_to_one")
     return add_timing_and_logs(sample).sort_values(["firm_id", "year"], ignore_index=True)
 
@@ -86,10 +116,29 @@ def add_timing_and_logs(sample: pd.DataFrame) -> pd.DataFrame:
 
 
 def outcome_frame(sample: pd.DataFrame, outcome: str) -> pd.DataFrame:
-    """Rows of ``sample`` where ``log_<outcome>`` is observed."""
+    """Rows of ``sample`` where ``log_<outcome>`` is observed; ``DesignError`` when no
+    treated or no comparison firm has one (a firm-year missing this outcome stays in
+    the frames of the others)."""
     if outcome not in ANALYSIS_OUTCOMES:
         raise DesignError(f"unknown outcome {outcome!r}; choose from {ANALYSIS_OUTCOMES}")
-    return sample[sample[f"log_{outcome}"].notna()].reset_index(drop=True)
+    frame = sample[sample[f"log_{outcome}"].notna()].reset_index(drop=True)
+    side = next((c for c in ("treated_group", "funded", "cohort") if c in frame.columns), None)
+    treated = (frame[side].fillna(0) > 0).astype(int) if side else pd.Series(dtype=int)
+    for value, label in ((1, "funded"), (0, "comparison")):
+        if side and not (treated == value).any():
+            raise DesignError(f"no {label} firm has a positive value of {OUTCOME_LABELS[outcome]} in panel.csv.")
+    return frame
+
+
+def event_window(frame: pd.DataFrame, leads: int, lags: int) -> tuple[int, int]:
+    """``leads`` and ``lags`` of an event study cut to the event times the funded firms
+    of ``frame`` reach (``leads = 1`` pools every pre-start year into the reference
+    year -1). ``DesignError`` when no funded firm is seen both before and after its start."""
+    e = frame.loc[frame["funded"] == 1, "event_time"]
+    if e.empty or e.max() < 0 or e.min() > -1:
+        raise DesignError("no funded firm is observed both before and after its project start, "
+                          "so there is no difference in differences.")
+    return max(1, min(int(leads), int(-e.min()))), max(0, min(int(lags), int(e.max())))
 
 
 def load_truth(data_dir: str | Path) -> pd.DataFrame | None:

@@ -1,4 +1,4 @@
-"""The evaluation proper (issue 5): the ATT of funding for one call, comparison group,
+"""The evaluation proper: the ATT of funding for one call, comparison group,
 outcome and estimator, on log outcomes, beside the synthetic truth.
 
 Estimators (``ESTIMATORS``):
@@ -16,7 +16,10 @@ Estimators (``ESTIMATORS``):
 
 Every estimate is one ``Estimate`` row with the ATT in log points; ``percent`` turns
 it into a percent change. Matching and weighting are not available for group
-``not_yet`` (all firms are funded) and raise ``DesignError``.
+``not_yet`` (all firms are funded) and raise ``DesignError``. What the data cannot
+support (an empty outcome, no firm with pre-call data, one pole to cluster on) is a
+``DesignError`` whose message says why; :func:`estimate_line` turns it into a row
+without an estimate and with that reason in ``note``.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from scipy import stats
 
 from .comparison import comparison_sample, pre_call_covariates, treated_indicator
 from .contract import StudyData
-from .design import DesignError, outcome_frame, true_att
+from .design import OUTCOME_LABELS, DesignError, data_limits, outcome_frame, true_att
 from .estimators import aggte, att_gt, twfe
 from .inference import FewClustersWarning, wild_cluster_bootstrap
 from .matching import (
@@ -60,9 +63,19 @@ class Estimate:
     n_treated: int
     n_control: int
     truth: float | None
+    note: str = ""
 
     def as_row(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def not_estimable(cls, line: str, group: str, outcome: str, estimator: str, reason: str) -> "Estimate":
+        nan = math.nan
+        return cls(line, group, outcome, estimator, nan, nan, nan, nan, nan, 0, 0, None, note=reason)
+
+    @property
+    def estimated(self) -> bool:
+        return math.isfinite(self.att)
 
 
 @dataclass(frozen=True)
@@ -75,6 +88,7 @@ class Weights:
     ipw: pd.Series
     trimmed: int
     dropped: tuple[str, ...]
+    no_pre_data: int = 0
 
 
 def fit_score(covariates: pd.DataFrame, treated: pd.Series) -> tuple[pd.Series, tuple[str, ...]]:
@@ -94,17 +108,31 @@ def fit_score(covariates: pd.DataFrame, treated: pd.Series) -> tuple[pd.Series, 
 
 
 def score_weights(sample: pd.DataFrame, seed: int) -> Weights:
-    """Propensity score (``fit_score``), common-support trimming, matching and IPW weights by firm."""
+    """Propensity score (``fit_score``), common-support trimming, matching and IPW weights by firm.
+
+    A covariate no firm has (an outcome never reported, or one pre-call year only for
+    growth) is left out and named in ``dropped``; firms still missing a covariate (no
+    pre-call data: they entered the panel after the call, or a value is missing) are
+    excluded, weight 0, and counted in ``no_pre_data``."""
     covariates = pre_call_covariates(sample, outcomes=SCORE_OUTCOMES)
     treated = treated_indicator(sample)
-    score, dropped = fit_score(covariates, treated)
-    keep = trim_common_support(score, treated)
-    if not (treated[keep] == 1).any() or not (treated[keep] == 0).any():
-        raise DesignError("common-support trimming left one side of the comparison empty")
-    matched = nearest_neighbour_match(score[keep], treated[keep], caliper=0.2, seed=seed).weights
-    return Weights(covariates, treated, matched.reindex(treated.index, fill_value=0.0),
-                   ipw_weights(score[keep], treated[keep]).reindex(treated.index, fill_value=0.0),
-                   trimmed=int((~keep).sum()), dropped=dropped)
+    empty = [c for c in covariates.columns if covariates[c].isna().all()]
+    covariates = covariates.drop(columns=empty)
+    complete = covariates.notna().all(axis=1)
+    for side, label in ((1, "funded"), (0, "comparison")):
+        if not (complete & (treated == side)).any():
+            raise DesignError(f"no {label} firm has pre-call data for the propensity score "
+                              f"({', '.join(covariates.columns)}).")
+    with data_limits("propensity score"):
+        score, dropped = fit_score(covariates[complete], treated[complete])
+    keep = trim_common_support(score, treated[complete])
+    kept = treated[complete][keep]
+    if not (kept == 1).any() or not (kept == 0).any():
+        raise DesignError("common-support trimming left one side of the comparison empty.")
+    matched = nearest_neighbour_match(score[keep], kept, caliper=0.2, seed=seed).weights
+    return Weights(covariates[complete], treated[complete], matched.reindex(treated.index, fill_value=0.0),
+                   ipw_weights(score[keep], kept).reindex(treated.index, fill_value=0.0),
+                   trimmed=int((~keep).sum()), dropped=(*empty, *dropped), no_pre_data=int((~complete).sum()))
 
 
 def _firm_counts(frame: pd.DataFrame) -> tuple[int, int]:
@@ -116,12 +144,20 @@ def estimate(sample: pd.DataFrame, line: str, group: str, outcome: str, estimato
              weights: Weights | None, truth: pd.DataFrame | None) -> Estimate:
     """One ATT (log points) with its firm-clustered 95% interval."""
     frame = outcome_frame(sample, outcome)
+    with data_limits(f"{ESTIMATOR_LABELS.get(estimator, estimator)} estimate of {OUTCOME_LABELS[outcome]}"):
+        return _estimate(frame, sample, line, group, outcome, estimator, weights, truth)
+
+
+def _estimate(frame, sample, line, group, outcome, estimator, weights, truth) -> Estimate:
     y = f"log_{outcome}"
     if estimator == "cs_dr":
         covariates = pre_call_covariates(sample, outcomes=("turnover_eur", "employees"))[list(CS_COVARIATES)]
-        data = frame.join(covariates, on="firm_id").dropna(subset=list(CS_COVARIATES))
+        available = [c for c in CS_COVARIATES if covariates[c].notna().any()]  # an outcome never reported is left out
+        if not available:
+            raise DesignError("no firm reports turnover or employment before the call, the covariates of the doubly robust estimator.")
+        data = frame.join(covariates[available], on="firm_id").dropna(subset=available)
         result = aggte(att_gt(data, y=y, time="year", unit="firm_id", cohort="cohort",
-                              covariates=list(CS_COVARIATES), control="not_yet" if group == "not_yet" else "never",
+                              covariates=available, control="not_yet" if group == "not_yet" else "never",
                               method="dr", cluster="firm_id"), kind="simple")
         att, se = result.overall_att, result.overall_se
         z = stats.norm.ppf(0.975)
@@ -146,20 +182,43 @@ def estimate(sample: pd.DataFrame, line: str, group: str, outcome: str, estimato
                     truth=None if truth is None else true_att(truth, frame, outcome))
 
 
+SCORE_ESTIMATORS = ("matched_did", "ipw_did")
+
+
 def estimate_line(data: StudyData, line: str, group: str, outcomes: list[str], estimators: list[str],
                   truth: pd.DataFrame | None, seed: int) -> tuple[list[Estimate], Weights | None]:
-    """Every (outcome, estimator) for one call and comparison group."""
+    """Every (outcome, estimator) for one call and comparison group.
+
+    The propensity score is fitted only when a score estimator is requested (and the
+    group has untreated firms); an (outcome, estimator) the data cannot support comes
+    back as :meth:`Estimate.not_estimable` with the reason. ``DesignError`` when the
+    comparison itself cannot be built."""
     sample = comparison_sample(data, line, group)
-    weights = score_weights(sample, seed) if group != "not_yet" else None
-    usable = [e for e in estimators if weights is not None or e not in ("matched_did", "ipw_did")]
-    return [estimate(sample, line, group, o, e, weights, truth) for o in outcomes for e in usable], weights
+    weights, score_problem = None, ""
+    if group != "not_yet" and any(e in SCORE_ESTIMATORS for e in estimators):
+        try:
+            weights = score_weights(sample, seed)
+        except (DesignError, SeparationError) as err:
+            score_problem = f"no propensity score: {err}"
+    usable = [e for e in estimators if group != "not_yet" or e not in SCORE_ESTIMATORS]
+    rows = []
+    for o in outcomes:
+        for e in usable:
+            if e in SCORE_ESTIMATORS and weights is None:
+                rows.append(Estimate.not_estimable(line, group, o, e, score_problem))
+                continue
+            try:
+                rows.append(estimate(sample, line, group, o, e, weights, truth))
+            except DesignError as err:
+                rows.append(Estimate.not_estimable(line, group, o, e, str(err)))
+    return rows, weights
 
 
 def line_difference(a: Estimate, b: Estimate) -> dict:
     """Linea A minus Linea B: the two calls fund disjoint firms and use disjoint
     controls, so the estimates are independent and ``se = sqrt(se_A^2 + se_B^2)``;
     normal 95% interval and two-sided p."""
-    diff = a.att - b.att
+    diff = a.att - b.att  # NaN when either call's estimate is missing
     se = math.hypot(a.se, b.se)
     z = stats.norm.ppf(0.975)
     return {"outcome": a.outcome, "estimator": a.estimator, "difference": diff, "se": se,
@@ -168,8 +227,9 @@ def line_difference(a: Estimate, b: Estimate) -> dict:
 
 def estimates_frame(estimates: list[Estimate]) -> pd.DataFrame:
     frame = pd.DataFrame([e.as_row() for e in estimates])
-    frame["covered"] = np.where(frame["truth"].notna(),
-                                (frame["ci_low"] <= frame["truth"]) & (frame["truth"] <= frame["ci_high"]), np.nan)
+    truth = frame["truth"].astype(float)
+    frame["covered"] = np.where(truth.notna() & frame["att"].notna(),
+                                (frame["ci_low"] <= truth) & (truth <= frame["ci_high"]), np.nan)
     return frame
 
 
@@ -190,14 +250,24 @@ def heterogeneity(sample: pd.DataFrame, outcome: str, by: str, truth: pd.DataFra
         row = {"by": HETEROGENEITY_BY[by], "level": level, "n_treated": n}
         if n >= MIN_SUBGROUP_FIRMS:
             sub = frame[frame["firm_id"].isin(firms.index) | (frame["funded"] == 0)]
-            agg = aggte(att_gt(sub, y=f"log_{outcome}", time="year", unit="firm_id", cohort="cohort",
-                               method="reg", cluster="firm_id"), kind="simple")
+            try:
+                with data_limits(f"{HETEROGENEITY_BY[by]} {level}"):
+                    agg = aggte(att_gt(sub, y=f"log_{outcome}", time="year", unit="firm_id", cohort="cohort",
+                                       method="reg", cluster="firm_id"), kind="simple")
+            except DesignError as err:
+                row["note"] = str(err)
+                rows.append(row)
+                continue
             z = stats.norm.ppf(0.975)
             row.update(att=agg.overall_att, se=agg.overall_se, ci_low=agg.overall_att - z * agg.overall_se,
                        ci_high=agg.overall_att + z * agg.overall_se,
                        truth=None if truth is None else true_att(truth, sub, outcome))
         rows.append(row)
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    for column in ("att", "se", "ci_low", "ci_high", "truth"):
+        if column not in table:
+            table[column] = np.nan
+    return table
 
 
 def grant_intensity(sample: pd.DataFrame, data: StudyData, outcome: str) -> dict:
@@ -207,7 +277,8 @@ def grant_intensity(sample: pd.DataFrame, data: StudyData, outcome: str) -> dict
     grants = data.applications[data.applications["funded"]].groupby("firm_id")["grant_eur"].sum()
     frame = outcome_frame(sample, outcome)
     frame = frame.assign(grant_100k=frame["treat"] * frame["firm_id"].map(grants).fillna(0.0) / 1e5)
-    row = twfe(frame, f"log_{outcome}", ["grant_100k"], "firm_id", "year", vcov="CR1").table.loc["grant_100k"]
+    with data_limits(f"effect per 100,000 EUR on {OUTCOME_LABELS[outcome]}"):
+        row = twfe(frame, f"log_{outcome}", ["grant_100k"], "firm_id", "year", vcov="CR1").table.loc["grant_100k"]
     return {"outcome": outcome, **{k: float(row[k]) for k in ("estimate", "se", "ci_low", "ci_high", "p")},
             "mean_grant_eur": float(grants.reindex(frame.loc[frame["funded"] == 1, "firm_id"].unique()).mean())}
 
@@ -215,18 +286,27 @@ def grant_intensity(sample: pd.DataFrame, data: StudyData, outcome: str) -> dict
 def cost_per_job(sample: pd.DataFrame, data: StudyData, employment: Estimate) -> dict:
     """Grant cost per job created, from the employment ATT ``b`` (log points):
     jobs = (exp(b) - 1) x pre-period employment of the funded firms (annual work
-    units, mean over years before the start); cost = their grants / jobs. The 95%
-    interval maps the ATT's interval endpoints through this decreasing function; when
-    the ATT's interval reaches zero or below, the upper end is unbounded (inf)."""
+    units, mean over years before the start); cost = their grants / jobs, defined only
+    when ``b > 0`` (no job created, no cost per job: NaN). The 95% interval maps the
+    ATT's interval endpoints through this decreasing function: when the ATT's interval
+    reaches zero or below the upper end is unbounded (inf); when it lies wholly at or
+    below zero both ends are NaN."""
+    if not employment.estimated:
+        raise DesignError(f"no employment effect to convert into jobs: {employment.note}")
     funded = sample[(sample["funded"] == 1) & (sample["post"] == 0)]
     base = float(funded.groupby("firm_id")["employees"].mean().sum())
     grants = float(data.applications[data.applications["funded"] & data.applications["firm_id"].isin(funded["firm_id"])]["grant_eur"].sum())
+    if not base > 0:
+        raise DesignError("no funded firm reports employment before its project start.")
 
     def cost(b: float) -> float:
         return grants / (base * math.expm1(b)) if b > 0 else math.inf
 
+    positive = employment.att > 0
     return {"grants_eur": grants, "pre_employment": base, "jobs": base * math.expm1(employment.att),
-            "cost_per_job_eur": cost(employment.att), "ci_low": cost(employment.ci_high), "ci_high": cost(employment.ci_low)}
+            "cost_per_job_eur": cost(employment.att) if positive else math.nan,
+            "ci_low": cost(employment.ci_high) if employment.ci_high > 0 else math.nan,
+            "ci_high": cost(employment.ci_low) if employment.ci_high > 0 else math.nan}
 
 
 def pole_clustered(sample: pd.DataFrame, outcome: str, seed: int, B: int = 9999) -> dict:
@@ -234,6 +314,14 @@ def pole_clustered(sample: pd.DataFrame, outcome: str, seed: int, B: int = 9999)
     by pole, and the restricted wild cluster bootstrap by pole with Webb weights
     (p-value and interval by test inversion)."""
     frame = outcome_frame(sample, outcome)
+    poles = frame["pole"].nunique()
+    if poles < 2:
+        raise DesignError(f"the funded and comparison firms belong to {poles} pole(s), so standard errors cannot be clustered by pole.")
+    with data_limits("two-way fixed effects clustered by pole"):
+        return _pole_clustered(frame, outcome, seed, B)
+
+
+def _pole_clustered(frame: pd.DataFrame, outcome: str, seed: int, B: int) -> dict:
     by_firm = twfe(frame, f"log_{outcome}", ["treat"], "firm_id", "year", vcov="CR1")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FewClustersWarning)  # few clusters: the point of this sensitivity
@@ -249,9 +337,10 @@ def dynamic_effects(sample: pd.DataFrame, outcome: str, group: str, n_boot: int,
     """Callaway-Sant'Anna event study (``aggte`` dynamic, no covariates) with a
     multiplier-bootstrap uniform band, clustered by firm."""
     frame = outcome_frame(sample, outcome)
-    result = att_gt(frame, y=f"log_{outcome}", time="year", unit="firm_id", cohort="cohort", method="reg",
-                    control="not_yet" if group == "not_yet" else "never", cluster="firm_id")
-    return aggte(result, kind="dynamic", min_e=-5, max_e=4, n_boot=n_boot, seed=seed)
+    with data_limits(f"event study of {OUTCOME_LABELS[outcome]}"):
+        result = att_gt(frame, y=f"log_{outcome}", time="year", unit="firm_id", cohort="cohort", method="reg",
+                        control="not_yet" if group == "not_yet" else "never", cluster="firm_id")
+        return aggte(result, kind="dynamic", min_e=-5, max_e=4, n_boot=n_boot, seed=seed)
 
 
 def plot_event_studies(results: dict, title: str):

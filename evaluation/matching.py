@@ -485,6 +485,16 @@ def _weighted_moments(X: pd.DataFrame, w: pd.Series) -> tuple[pd.Series, pd.Seri
     return mean, pd.Series(correction * squares, index=X.columns)
 
 
+def smd_summary(balance: pd.DataFrame, threshold: float = 0.1) -> str:
+    """In words: how many covariates have ``|SMD| < threshold`` before and after weighting."""
+    n = len(balance)
+    before = int((balance["smd_before"].abs() < threshold).sum())
+    text = f"{before} of {n} covariates have an absolute difference below {threshold:g} before matching"
+    if "smd_after" in balance.columns:
+        text += f" and {int((balance['smd_after'].abs() < threshold).sum())} after"
+    return text
+
+
 def plot_love(balance: pd.DataFrame, threshold: float = 0.1, ax: plt.Axes | None = None) -> plt.Figure:
     """Love plot: |SMD| of each covariate before (open circles) and after (filled),
     sorted by |SMD| before, with a dashed line at ``threshold``."""

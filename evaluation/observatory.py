@@ -21,6 +21,7 @@ class Point:
     data_needed: str | None = None
 
 
+NOT_ESTIMABLE = "Not estimable with these data"
 NOT_TESTABLE = "not testable with these data"
 
 ASSESSMENT: tuple[Point, ...] = (
@@ -146,56 +147,107 @@ def evidence(data, truth, seed: int, power_note: dict[str, str]) -> dict[str, st
     """The study's evidence for each ``Point.evidence`` key, as short sentences with
     numbers computed from the data (Callaway-Sant'Anna doubly robust against
     unsuccessful applicants for effects, as in the main results). ``power_note`` holds
-    the two pilots' power-analysis sentences (from ``evaluation.power``)."""
+    the two pilots' power-analysis sentences (from ``evaluation.power``). A piece of
+    evidence these data cannot give reads "Not estimable with these data: <reason>"."""
+    import math
+
     from . import impact
     from .comparison import comparison_sample
-    from .design import percent
+    from .design import DesignError, lines_in, no_line_reason, percent
 
     firms, apps = data.firms, data.applications
     members = firms[firms["pole"] != "none"]
     by_pole = members["pole"].value_counts()
     funded = apps[apps["funded"]]
     grants_by_pole = funded.groupby("pole")["grant_eur"].sum().sort_values(ascending=False)
-    est = {}
-    for line in ("A", "B"):
+    present = lines_in(data)
+
+    def line_estimates(line: str) -> dict:
+        if line not in present:
+            raise DesignError(no_line_reason(line))
         rows, _ = impact.estimate_line(data, line, "unsuccessful", ["turnover_eur", "employees"], ["cs_dr"], truth, seed)
-        est[line] = {e.outcome: e for e in rows}
-    diff = impact.line_difference(est["B"]["turnover_eur"], est["A"]["turnover_eur"])
-    sample_a = comparison_sample(data, "A", "unsuccessful")
-    poles = impact.heterogeneity(sample_a, "turnover_eur", "pole", truth).dropna(subset=["att"])
-    sizes = impact.heterogeneity(sample_a, "turnover_eur", "size_class", truth).dropna(subset=["att"]).set_index("level")
-    costs = {line: impact.cost_per_job(comparison_sample(data, line, "unsuccessful"), data, est[line]["employees"])
-             for line in ("A", "B")}
-    applicants_a = apps.loc[apps["line"] == "A", "firm_id"].nunique()
+        found = {e.outcome: e for e in rows}
+        for e in found.values():
+            if not e.estimated:
+                raise DesignError(f"Linea {line}: {e.note}")
+        return found
 
     def pct(e: impact.Estimate) -> str:
         return f"{percent(e.att):.1f}% (95% CI {percent(e.ci_low):.1f} to {percent(e.ci_high):.1f})"
 
-    def leverage(line: str) -> float:
+    def leverage(line: str) -> str:
         rows = funded[funded["line"] == line]
-        return (rows["investment_eur"].sum() - rows["grant_eur"].sum()) / rows["grant_eur"].sum()
+        if rows["grant_eur"].sum() <= 0:
+            return f"no grants in Linea {line}"
+        return f"{(rows['investment_eur'].sum() - rows['grant_eur'].sum()) / rows['grant_eur'].sum():.2f} EUR (Linea {line})"
 
-    return {
-        "members_by_pole": f"Members per pole range from {by_pole.min():,} ({by_pole.idxmin()}) to {by_pole.max():,} "
-                           f"({by_pole.idxmax()}); the three largest poles hold {by_pole.nlargest(3).sum() / by_pole.sum():.0%} of members.",
-        "participation": f"{applicants_a:,} of {len(members):,} pole members ({applicants_a / len(members):.0%}) applied to Linea A; "
-                         f"{apps.loc[apps['line'] == 'B', 'firm_id'].nunique():,} firms new to the poles applied to Linea B.",
-        "newcomers": f"Turnover effect for newcomers (Linea B) minus insiders (Linea A): {diff['difference']:.3f} log points "
-                     f"(95% CI {diff['ci_low']:.3f} to {diff['ci_high']:.3f}, p = {diff['p']:.2f}).",
-        "pole_concentration": f"The largest pole by grants ({grants_by_pole.index[0]}) received {grants_by_pole.iloc[0] / grants_by_pole.sum():.0%} "
-                              f"of all grants; Linea A turnover effects by pole range from {poles['att'].min():.3f} to {poles['att'].max():.3f} log points "
-                              f"over {len(poles)} poles with at least {impact.MIN_SUBGROUP_FIRMS} funded firms.",
-        "cost_effectiveness": f"Grants per job created: {costs['A']['cost_per_job_eur']:,.0f} EUR (Linea A), "
-                              f"{costs['B']['cost_per_job_eur']:,.0f} EUR (Linea B).",
-        "employment": f"Employment effect: Linea A {pct(est['A']['employees'])}, Linea B {pct(est['B']['employees'])}.",
-        "leverage": f"Private co-investment per EUR of grant: {leverage('A'):.2f} EUR (Linea A), {leverage('B'):.2f} EUR (Linea B).",
-        "size_heterogeneity": "Linea A turnover effect by size class (log points): "
-                              + ", ".join(f"{lvl} {row.att:.3f}" for lvl, row in sizes.iterrows()) + ".",
-        "insiders": f"Turnover effect for pole members (Linea A): {pct(est['A']['turnover_eur'])}.",
-        "this_evaluation": "This report: a counterfactual evaluation re-run from the data in one command, with its "
-                           "estimators validated against R and against a known truth (appendices).",
-        **power_note,
+    def members_by_pole() -> str:
+        if by_pole.empty:
+            raise DesignError("firms.csv lists no pole member.")
+        top = min(3, len(by_pole))
+        return (f"Members per pole range from {by_pole.min():,} ({by_pole.idxmin()}) to {by_pole.max():,} "
+                f"({by_pole.idxmax()}); the {top} largest pole(s) hold {by_pole.nlargest(top).sum() / by_pole.sum():.0%} of members.")
+
+    def participation() -> str:
+        applicants_a = apps.loc[apps["line"] == "A", "firm_id"].nunique()
+        share = f" ({applicants_a / len(members):.0%})" if len(members) else ""
+        return (f"{applicants_a:,} of {len(members):,} pole members{share} applied to Linea A; "
+                f"{apps.loc[apps['line'] == 'B', 'firm_id'].nunique():,} firms new to the poles applied to Linea B.")
+
+    def newcomers() -> str:
+        diff = impact.line_difference(line_estimates("B")["turnover_eur"], line_estimates("A")["turnover_eur"])
+        return (f"Turnover effect for newcomers (Linea B) minus insiders (Linea A): {diff['difference']:.3f} log points "
+                f"(95% CI {diff['ci_low']:.3f} to {diff['ci_high']:.3f}, p = {diff['p']:.2f}).")
+
+    def pole_concentration() -> str:
+        if grants_by_pole.empty:
+            raise DesignError("no project was funded.")
+        text = (f"The largest pole by grants ({grants_by_pole.index[0]}) received "
+                f"{grants_by_pole.iloc[0] / grants_by_pole.sum():.0%} of all grants")
+        poles = impact.heterogeneity(comparison_sample(data, "A", "unsuccessful"), "turnover_eur", "pole", truth).dropna(subset=["att"])
+        if len(poles) >= 2:
+            text += (f"; Linea A turnover effects by pole range from {poles['att'].min():.3f} to {poles['att'].max():.3f} "
+                     f"log points over {len(poles)} poles with at least {impact.MIN_SUBGROUP_FIRMS} funded firms")
+        return text + "."
+
+    def cost_effectiveness() -> str:
+        parts = []
+        for line in present:
+            cost = impact.cost_per_job(comparison_sample(data, line, "unsuccessful"), data, line_estimates(line)["employees"])
+            parts.append(f"{cost['cost_per_job_eur']:,.0f} EUR (Linea {line})" if math.isfinite(cost["cost_per_job_eur"])
+                         else f"not defined in Linea {line}: its employment effect is not above zero, so no job was created")
+        return "Grants per job created: " + "; ".join(parts) + "."
+
+    def employment() -> str:
+        return "Employment effect: " + ", ".join(f"Linea {line} {pct(line_estimates(line)['employees'])}" for line in present) + "."
+
+    def size_heterogeneity() -> str:
+        sizes = impact.heterogeneity(comparison_sample(data, "A", "unsuccessful"), "turnover_eur", "size_class", truth)
+        sizes = sizes.dropna(subset=["att"]).set_index("level")
+        if sizes.empty:
+            raise DesignError(f"no size class has {impact.MIN_SUBGROUP_FIRMS} or more funded Linea A firms.")
+        return "Linea A turnover effect by size class (log points): " + ", ".join(f"{lvl} {row.att:.3f}" for lvl, row in sizes.iterrows()) + "."
+
+    items = {
+        "members_by_pole": members_by_pole,
+        "participation": participation,
+        "newcomers": newcomers,
+        "pole_concentration": pole_concentration,
+        "cost_effectiveness": cost_effectiveness,
+        "employment": employment,
+        "leverage": lambda: "Private co-investment per EUR of grant: " + ", ".join(leverage(line) for line in present) + ".",
+        "size_heterogeneity": size_heterogeneity,
+        "insiders": lambda: f"Turnover effect for pole members (Linea A): {pct(line_estimates('A')['turnover_eur'])}.",
+        "this_evaluation": lambda: ("This report: a counterfactual evaluation re-run from the data in one command, with its "
+                                    "estimators validated against R and against a known truth (appendices)."),
     }
+    found = {}
+    for key, make in items.items():
+        try:
+            found[key] = make()
+        except DesignError as err:
+            found[key] = f"{NOT_ESTIMABLE}: {err}"
+    return {**found, **power_note}
 
 
 def assessment_table(category: str, found: dict[str, str]):

@@ -6,7 +6,13 @@
      "headline": {nested numbers quoted in the report text},
      "tables":   {key: {"file": "<key>.csv", "caption": ...}},
      "figures":  {key: {"file": "<key>.png", "caption": ..., "alt": ...}},
-     "numbers":  {anything else worth keeping, JSON-serialisable}}
+     "numbers":  {anything else worth keeping, JSON-serialisable},
+     "not_estimable": {key: reason}}
+
+A design the data cannot support is not an error: inside ``with out.attempt(key,
+...)`` a :class:`~evaluation.design.DesignError` is caught and every listed output not
+yet written is recorded under ``not_estimable`` with the error's message as the
+reason; the report prints "not estimable with these data" and the reason in its place.
 
 Files are written so that the same inputs give byte-identical outputs: JSON with
 sorted keys, CSV with fixed float formatting, PNG without a software or date stamp.
@@ -14,6 +20,7 @@ sorted keys, CSV with fixed float formatting, PNG without a software or date sta
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -21,6 +28,7 @@ from typing import Any
 import matplotlib.figure
 import pandas as pd
 
+from .design import DesignError
 from .results import to_plain
 
 
@@ -42,6 +50,7 @@ class ResultsWriter:
             "tables": {},
             "figures": {},
             "numbers": {},
+            "not_estimable": {},
         }
 
     def headline(self, **numbers: Any) -> None:
@@ -52,9 +61,29 @@ class ResultsWriter:
         self.results["numbers"].update(_plain(numbers))
 
     def _claim(self, key: str) -> None:
-        """Tables and figures share one namespace: the report includes ``<key>.md``."""
-        if key in self.results["tables"] or key in self.results["figures"]:
+        """Tables, figures and not-estimable notes share one namespace: the report includes ``<key>.md``."""
+        if any(key in self.results[kind] for kind in ("tables", "figures", "not_estimable")):
             raise ValueError(f"output key {key!r} is already used by a table or figure of this notebook")
+
+    def written(self, key: str) -> bool:
+        return any(key in self.results[kind] for kind in ("tables", "figures", "not_estimable"))
+
+    def not_estimable(self, key: str, reason: str) -> None:
+        """Record that output ``key`` cannot be made from these data, and why."""
+        self._claim(key)
+        self.results["not_estimable"][key] = str(reason)
+
+    @contextlib.contextmanager
+    def attempt(self, *keys: str):
+        """Run a block that writes ``keys``; on ``DesignError`` record each key not yet
+        written as not estimable with the error's message, and go on."""
+        try:
+            yield
+        except DesignError as err:
+            print(f"not estimable ({', '.join(keys)}): {err}")
+            for key in keys:
+                if not self.written(key):
+                    self.not_estimable(key, str(err))
 
     def table(self, key: str, frame: pd.DataFrame, caption: str) -> None:
         self._claim(key)

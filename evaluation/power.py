@@ -95,12 +95,19 @@ class PanelMoments:
 
     def covariance(self, periods: int) -> np.ndarray:
         """Stationary (Toeplitz) covariance of ``periods`` consecutive years, from
-        ``autocov``; lags beyond the panel's longest get the longest lag's value."""
-        if periods > len(self.autocov):
-            raise DesignError(f"covariance: the panel has {len(self.autocov)} years, fewer than {periods}")
+        ``autocov``; lags beyond the panel's longest get the longest lag's value.
+
+        Sample autocovariances averaged lag by lag need not form a positive
+        semi-definite matrix (with persistence near 1 they often do not), and then
+        variances of contrasts come out negative. The matrix is therefore replaced by
+        its nearest positive semi-definite matrix in the Frobenius norm (Higham 1988):
+        the symmetric eigendecomposition with negative eigenvalues set to zero."""
+        observed = self.autocov.to_numpy()
+        values = np.r_[observed, np.full(max(0, periods - len(observed)), observed[-1])]
         lags = np.abs(np.subtract.outer(np.arange(periods), np.arange(periods)))
-        cov = self.autocov.to_numpy()[lags]
-        return (cov + cov.T) / 2
+        cov = values[lags]
+        eigval, eigvec = np.linalg.eigh((cov + cov.T) / 2)
+        return (eigvec * np.clip(eigval, 0.0, None)) @ eigvec.T
 
 
 def panel_moments(sample: pd.DataFrame, outcome: str, max_lag: int = 5, untreated_only: bool = True,
@@ -208,9 +215,10 @@ def covariance_factor(cov: np.ndarray, pre_periods: int, post_periods: int, esti
         return float(v_post)
     if estimator == "did":
         a = a_post - a_pre
-        return float(a @ cov @ a)
+        return float(max(a @ cov @ a, 0.0))
     c = cov[m:, :m].T @ a_post[m:]  # covariance of each pre year with the post mean
-    return float(v_post - c @ np.linalg.solve(cov[:m, :m], c))
+    # pinv: a singular pre-year block (perfectly persistent years) still has a best linear prediction
+    return float(max(v_post - c @ np.linalg.pinv(cov[:m, :m], hermitian=True) @ c, 0.0))
 
 
 def _check(estimator: str, m: int, r: int) -> None:

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .design import DesignError, outcome_frame
+from .design import OUTCOME_LABELS, DesignError, data_limits, outcome_frame
 from .estimators import aggte, att_gt, bacon, event_study, imputation, sun_abraham, twfe
 from .estimators.staggered import StaggeredWarning, UnbalancedPanelWarning
 from .matching import SeparationError
@@ -99,17 +99,21 @@ def pretrend_tests(sample: pd.DataFrame, outcome: str, leads: int = 5, lags: int
     frame, y = _log_frame(sample, outcome)
     g = frame[COHORT].fillna(0)
     e = (frame[TIME] - g)[g > 0]
+    if e.empty or e.min() > -2:
+        raise DesignError("a pre-trend test needs funded firms observed two years or more before their start; "
+                          "with one pre-start year there is nothing to test.")
     lags = int(min(lags, max(e.max(), 0)))  # no dummies for event times nobody reaches
-    leads = int(min(leads, max(-e.min(), 2)))
-    es = event_study(frame, y, UNIT, TIME, COHORT, leads=leads, lags=lags, vcov="CR1")
-    pre = [t for t in es.table.index if int(t.split("=")[1]) < -1]
-    b = es.table.loc[pre, "estimate"].to_numpy()
-    V = es.vcov.loc[pre, pre].to_numpy()
-    W = float(b @ np.linalg.solve(V, b))
-    q, G = len(pre), int(es.n_clusters)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UnbalancedPanelWarning)
-        cs = att_gt(frame, y=y, time=TIME, unit=UNIT, cohort=COHORT, control=_cs_control(frame), method="reg")
+    leads = int(min(leads, -e.min()))
+    with data_limits("pre-trend test"):
+        es = event_study(frame, y, UNIT, TIME, COHORT, leads=leads, lags=lags, vcov="CR1")
+        pre = [t for t in es.table.index if int(t.split("=")[1]) < -1]
+        b = es.table.loc[pre, "estimate"].to_numpy()
+        V = es.vcov.loc[pre, pre].to_numpy()
+        W = float(b @ np.linalg.solve(V, b))
+        q, G = len(pre), int(es.n_clusters)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UnbalancedPanelWarning)
+            cs = att_gt(frame, y=y, time=TIME, unit=UNIT, cohort=COHORT, control=_cs_control(frame), method="reg")
     rows = [
         {"test": "event study Wald", "statistic": W, "df1": q, "df2": np.inf, "p": float(stats.chi2.sf(W, q))},
         {"test": "event study F", "statistic": W / q, "df1": q, "df2": G - 1,
@@ -165,6 +169,10 @@ def placebo_dates(sample: pd.DataFrame, outcome: str, shift: int = 2,
     frame, y = _log_frame(sample, outcome)
     g = frame[COHORT].fillna(0)
     first_start = int(g[g > 0].min())
+    shift = min(shift, first_start - int(frame[TIME].min()) - 1)  # a shorter panel gets a shorter shift
+    if shift < 1:
+        raise DesignError(f"placebo start dates need two years or more before the first project start ({first_start}); "
+                          f"the panel starts in {int(frame[TIME].min())}.")
     frame = frame[frame[TIME] < first_start]
     placebo = np.where(g.loc[frame.index] > 0, g.loc[frame.index] - shift, 0)
     first_year = int(frame[TIME].min()) if len(frame) else first_start
@@ -173,7 +181,8 @@ def placebo_dates(sample: pd.DataFrame, outcome: str, shift: int = 2,
     if not (frame["_placebo_cohort"] > 0).any():
         raise DesignError(f"placebo_dates: no funded firm has a placebo start after {first_year} "
                           f"with shift={shift}; the panel has too few years before {first_start}")
-    rows = _placebo_estimates(frame, y, "_placebo_cohort", estimators)
+    with data_limits("placebo start dates"):
+        rows = _placebo_estimates(frame, y, "_placebo_cohort", estimators)
     out = pd.DataFrame([{"check": f"placebo date (start - {shift})", **r} for r in rows])
     out["covers_zero"] = (out["ci_low"] <= 0) & (out["ci_high"] >= 0)
     out["years"] = f"{first_year}-{first_start - 1}"
@@ -196,13 +205,18 @@ def placebo_outcome(sample: pd.DataFrame, outcome: str, lag: int = 3,
     frame, y = _log_frame(sample, outcome)
     g = frame[COHORT].fillna(0)
     first_start = int(g[g > 0].min())
+    lag = min(lag, first_start - int(frame[TIME].min()) - 1)  # a shorter panel gets a shorter lag
+    if lag < 1:
+        raise DesignError(f"a placebo outcome needs two years or more before the first project start ({first_start}); "
+                          f"the panel starts in {int(frame[TIME].min())}.")
     lagged = frame[[UNIT, TIME, y]].assign(**{TIME: frame[TIME] + lag}).rename(columns={y: "_lagged"})
     frame = frame.merge(lagged, on=[UNIT, TIME], how="inner")
     frame = frame[frame[TIME] < first_start + lag].drop(columns=[y]).rename(columns={"_lagged": y})
     if frame.empty or not (frame[COHORT] > 0).any():
         raise DesignError(f"placebo_outcome: no years with a {lag}-year lag before {first_start + lag}")
-    rows = _placebo_estimates(frame, y, COHORT, estimators)
-    out = pd.DataFrame([{"check": f"placebo outcome ({outcome} {lag} years earlier)", **r} for r in rows])
+    with data_limits("placebo outcome"):
+        rows = _placebo_estimates(frame, y, COHORT, estimators)
+    out = pd.DataFrame([{"check": f"placebo outcome ({OUTCOME_LABELS[outcome]} {lag} years earlier)", **r} for r in rows])
     out["covers_zero"] = (out["ci_low"] <= 0) & (out["ci_high"] >= 0)
     out["years"] = f"{int(frame[TIME].min())}-{int(frame[TIME].max())}"
     return out
@@ -240,7 +254,13 @@ def leave_one_pole_out(sample: pd.DataFrame, outcome: str, estimator: str = "cs_
     rows = []
     for dropped in ["none", *poles]:
         sub = sample if dropped == "none" else sample[sample[by] != dropped]
-        e = estimate(sub, line, group, outcome, estimator, None, None)
+        try:
+            e = estimate(sub, line, group, outcome, estimator, None, None)
+        except DesignError as err:
+            if dropped == "none":
+                raise
+            rows.append({"dropped": dropped, "note": str(err)})
+            continue
         rows.append({"dropped": dropped, "estimate": e.att, "se": e.se, "ci_low": e.ci_low, "ci_high": e.ci_high,
                      "p": e.p, "n_treated": e.n_treated, "n_control": e.n_control})
     out = pd.DataFrame(rows)
@@ -318,11 +338,12 @@ def estimators_side_by_side(sample: pd.DataFrame, outcome: str, seed: int = 1,
                 e = estimate(sample, "", group, outcome, name, None, None)
                 row = {"estimate": e.att, "se": e.se, "ci_low": e.ci_low, "ci_high": e.ci_high, "p": e.p}
             elif name == "sun_abraham":
-                row = sun_abraham_att(frame, y)
+                with data_limits("Sun-Abraham"):
+                    row = sun_abraham_att(frame, y)
                 note = "weights: treated firm-years by event time"
                 row.pop("weights")
             elif name == "imputation":
-                with warnings.catch_warnings():
+                with warnings.catch_warnings(), data_limits("imputation"):
                     warnings.simplefilter("ignore", StaggeredWarning)
                     row = _table_row(imputation(frame, y, UNIT, TIME, COHORT), "ATT")
             elif name == "matched_did":
@@ -384,9 +405,11 @@ def bacon_table(sample: pd.DataFrame, outcome: str) -> pd.DataFrame:
     counts = frame.groupby(UNIT)[TIME].nunique()
     balanced = frame[frame[UNIT].isin(counts.index[counts == n_years])]
     balanced = balanced.assign(treat=_treat(balanced))
-    result = bacon(balanced, y, UNIT, TIME, COHORT)
-    table = result.table[["type", "treated", "control", "estimate", "weight"]].reset_index()
-    coef = float(twfe(balanced, y, ["treat"], UNIT, TIME, vcov="iid").table.loc["treat", "estimate"])
+    with data_limits(f"Goodman-Bacon decomposition ({int((counts < n_years).sum())} of {len(counts)} firms dropped "
+                     "for not being observed every year)"):
+        result = bacon(balanced, y, UNIT, TIME, COHORT)
+        table = result.table[["type", "treated", "control", "estimate", "weight"]].reset_index()
+        coef = float(twfe(balanced, y, ["treat"], UNIT, TIME, vcov="iid").table.loc["treat", "estimate"])
     table.attrs.update(twfe=coef, weighted_sum=float((table["weight"] * table["estimate"]).sum()),
                        by_type=result.extra["by_type"], dropped_firms=int((counts < n_years).sum()))
     return table

@@ -179,9 +179,10 @@ def execute_all(todo: list[Run], config: StudyConfig, jobs: int, scheduler: str 
     else as tasks on Dask (a ``LocalCluster`` of ``jobs`` single-threaded worker
     processes, or the scheduler at ``scheduler``, whose workers must see this folder).
 
-    Every run that can finish does; then the first failure, in grid order, is raised.
-    Results do not depend on the order runs finish in: each run writes its own folder
-    and the report reads them in grid order.
+    Every run that can finish does; then one ``RunFailed`` names every failed run, in
+    grid order, each with its notebook, parameter set, cell and error. Results do not
+    depend on the order runs finish in: each run writes its own folder and the report
+    reads them in grid order.
     """
     bar = tqdm(total=len(todo), desc="notebooks", unit="run", disable=not todo, file=sys.stderr)
     failures: dict[str, BaseException] = {}
@@ -210,9 +211,12 @@ def execute_all(todo: list[Run], config: StudyConfig, jobs: int, scheduler: str 
                         failures[run.id] = future.exception()
                     bar.set_postfix_str(run.id)
                     bar.update()
-    for run in todo:
-        if run.id in failures:
-            raise failures[run.id]
+    failed = [failures[run.id] for run in todo if run.id in failures]
+    if len(failed) == 1:
+        raise failed[0]
+    if failed:
+        raise RunFailed(f"{len(failed)} of {len(todo)} notebook runs failed:\n"
+                        + "\n".join(f"{number}. {err}" for number, err in enumerate(failed, start=1)))
 
 
 def run_study(config_path: str | Path, force: bool = False, jobs: int | None = None, scheduler: str | None = None) -> Path:

@@ -197,5 +197,5 @@ def test_empty_groups_are_errors(data):
     with pytest.raises(DesignError, match=r"no non-applicant pole members \(joined by 2016\)"):
         comparison_sample(dataclasses.replace(data, firms=firms), "A", "matched")
     one_start = apps.assign(start_date=pd.Timestamp("2018-03-01"))
-    with pytest.raises(DesignError, match="every funded project starts in 2018"):
+    with pytest.raises(DesignError, match="every funded project of Linea A starts in 2018"):
         comparison_sample(dataclasses.replace(data, applications=one_start), "A", "not_yet")

@@ -56,6 +56,22 @@ def test_cost_per_job_maps_the_interval_and_is_unbounded_when_it_reaches_zero(st
     assert impact.cost_per_job(sample, data, wide)["ci_high"] == math.inf
 
 
+def test_cost_per_job_is_undefined_when_no_job_is_created(study):
+    """A null or negative employment effect creates no job: no cost per job (NaN), no overflow."""
+    data, _ = study
+    sample = comparison_sample(data, "A", "unsuccessful")
+    negative = impact.Estimate("A", "unsuccessful", "employees", "cs_dr", -0.05, 0.01, -0.07, -0.03, 0.0, 221, 114, None)
+    cost = impact.cost_per_job(sample, data, negative)
+    assert cost["jobs"] < 0
+    assert all(math.isnan(cost[k]) for k in ("cost_per_job_eur", "ci_low", "ci_high"))
+    straddling = impact.Estimate("A", "unsuccessful", "employees", "cs_dr", -0.01, 0.02, -0.05, 0.03, 0.6, 221, 114, None)
+    cost = impact.cost_per_job(sample, data, straddling)
+    assert math.isnan(cost["cost_per_job_eur"]) and math.isfinite(cost["ci_low"]) and cost["ci_high"] == math.inf
+    missing = impact.Estimate.not_estimable("A", "unsuccessful", "employees", "cs_dr", "no data")
+    with pytest.raises(DesignError, match="no data"):
+        impact.cost_per_job(sample, data, missing)
+
+
 def test_grant_intensity_recovers_a_known_dose_response():
     """log y = firm + year + 0.1 x grant/100k after the start, no noise: slope 0.1 exactly."""
     rng = np.random.default_rng(3)

@@ -31,3 +31,17 @@ def test_a_table_and_a_figure_may_not_share_a_key(tmp_path):
     fig, _ = plt.subplots()
     with pytest.raises(ValueError, match="already used"):
         out.figure("same", fig, caption="c", alt="a")
+
+
+def test_attempt_records_a_design_the_data_cannot_support(tmp_path):
+    from evaluation.design import DesignError
+
+    out = ResultsWriter(tmp_path, notebook="nb", synthetic=False)
+    with out.attempt("made", "missing"):
+        out.table("made", pd.DataFrame({"x": [1]}), caption="c")
+        raise DesignError("the panel has one year only.")
+    assert out.results["not_estimable"] == {"missing": "the panel has one year only."}
+    assert "made" in out.results["tables"]
+    with pytest.raises(KeyError):  # anything else is a bug and stops the notebook
+        with out.attempt("other"):
+            raise KeyError("bug")

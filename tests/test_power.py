@@ -117,6 +117,23 @@ def test_panel_moments_recover_simulated_parameters():
     assert mom.covariance(4).shape == (4, 4)
 
 
+def test_covariance_is_positive_semidefinite_near_a_unit_root_and_beyond_the_panel():
+    """Lag-by-lag autocovariances of a persistent panel (here 1.00, 0.99, 1.03: a sample
+    of log levels with autocorrelation near 1) are not a covariance matrix; the nearest
+    PSD matrix is, the MDE is a finite positive number, and a 3-year panel still sizes a
+    6-year design (longer lags take the longest observed value)."""
+    autocov = pd.Series([1.0, 0.99, 1.03], index=pd.Index([0, 1, 2], name="lag"))
+    assert np.linalg.eigvalsh(autocov.to_numpy()[np.abs(np.subtract.outer(range(3), range(3)))]).min() < 0
+    mom = P.PanelMoments("turnover_eur", sigma2=1.0, rho=1.01, autocov=autocov, n_firms=50, n_years=3)
+    cov = mom.covariance(6)
+    assert cov.shape == (6, 6) and np.linalg.eigvalsh(cov).min() > -1e-12
+    for estimator in ("ancova", "did", "post"):
+        value = P.mde(90, 360, pre_periods=3, post_periods=3, estimator=estimator, cov=cov)
+        assert math.isfinite(value) and value >= 0
+    plan = P.pilot_plan(mom)
+    assert plan["mde_percent"].notna().all()
+
+
 def test_curve_recommendation_and_plot(tmp_path):
     curve = P.mde_curve(sigma2=1.0, rho=0.5, participants=[10, 20, 40, 80], controls_per_participant=(1, 4))
     assert set(curve["design"]) == {"ANCOVA, 1 comparison firms per participant", "ANCOVA, 4 comparison firms per participant",

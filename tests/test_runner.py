@@ -52,16 +52,15 @@ def write_notebook(path: Path, cells) -> None:
     nbformat.write(nb, path)
 
 
-def make_study(root: Path, data_dir: Path, factor: int = 2, failing: bool = False) -> Path:
+def make_study(root: Path, data_dir: Path, factor: int = 2, failing: bool | int = False) -> Path:
     (root / "notebooks").mkdir(exist_ok=True)
     (root / "reports").mkdir(exist_ok=True)
     write_notebook(root / "notebooks" / "ok.ipynb", OK_NOTEBOOK)
     write_notebook(root / "notebooks" / "fail.ipynb", FAILING_NOTEBOOK)
     (root / "reports" / "report.qmd").write_text(REPORT)
     (root / "_quarto.yml").write_text("project:\n  type: default\n")
-    failing_entry = (
-        "  - name: broken\n    path: notebooks/fail.ipynb\n    parameter_sets: [{name: always}]\n" if failing else ""
-    )
+    sets = ", ".join(f"{{name: {name}}}" for name in ("always", "again")[: int(failing)])
+    failing_entry = f"  - name: broken\n    path: notebooks/fail.ipynb\n    parameter_sets: [{sets}]\n" if failing else ""
     (root / "study.yml").write_text(
         f"title: Small\n"
         f"data: {{dir: {data_dir}}}\n"
@@ -131,6 +130,16 @@ def test_a_failing_notebook_names_notebook_parameters_cell_and_error(tmp_path, d
     capsys.readouterr()
     assert cli.main(["study", str(study)]) == 4
     assert "boom" in capsys.readouterr().err
+
+
+def test_every_failing_run_is_named(tmp_path, default_data):
+    study = make_study(tmp_path, default_data, failing=2)
+    with pytest.raises(RunFailed) as err:
+        run_study(study, jobs=1)
+    message = str(err.value)
+    assert message.startswith("2 of 3 notebook runs failed")
+    assert "'always'" in message and "'again'" in message
+    assert message.count("ValueError: boom") == 2
 
 
 def test_bad_data_stop_the_run_before_any_notebook(tmp_path, default_data, data_copy, capsys):

@@ -47,7 +47,7 @@ def test_html_shows_every_headline_number(study):
     html = (out / "report.html").read_text()
     headline = flatten_headline(results)
     assert len(headline) >= 30
-    missing = {k: format_number(v) for k, v in headline.items() if format_number(v) not in html}
+    missing = {k: format_number(v) for k, v in headline.items() if v is not None and format_number(v) not in html}
     assert not missing, f"headline numbers absent from the HTML: {missing}"
     assert "Synthetic data." in html
     assert "{{<" not in html, "an unexpanded shortcode reached the report"

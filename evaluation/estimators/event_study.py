@@ -33,14 +33,15 @@ def event_study(
     ``cohort`` is a unit's first treated period (0 or missing: never treated, as in
     R's ``did``); event time is ``e = time - cohort``. There is one dummy per
     ``e`` in ``-leads..lags`` except ``reference``; the end points are binned:
-    ``"e=-leads"`` is ``e <= -leads`` and ``"e=lags"`` is ``e >= lags``. Unit and
+    ``"e=-leads"`` is ``e <= -leads`` and ``"e=lags"`` is ``e >= lags`` (with
+    ``leads = 1`` and ``reference = -1`` every pre-treatment period is the reference). Unit and
     period effects are absorbed as in :func:`twfe` (same ``vcov``, ``cluster``
     default the unit, ``weights``). Terms are ``"e=-3"``, ..., ``"e=0"``, ...;
     ``extra`` records the reference and the binning.
     """
-    if not (leads >= 1 and lags >= 0 and -leads < reference < lags):
+    if not (leads >= 1 and lags >= 0 and -leads <= reference < lags):
         raise ValueError(
-            f"event_study: need leads >= 1, lags >= 0 and -leads < reference < lags "
+            f"event_study: need leads >= 1, lags >= 0 and -leads <= reference < lags "
             f"(got leads={leads}, lags={lags}, reference={reference})"
         )
     if cohort not in data.columns:

@@ -1,0 +1,85 @@
+"""The whole study on data sets that `evaluation/synthetic.py` did not make
+(`tests/foreign_data.py`): each reaches a report, says "not estimable" with the reason
+where its data cannot support a design, and asserts nothing its data do not show."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from evaluation.narrative import format_number
+from evaluation.report import flatten_headline
+from evaluation.runner import run_study
+
+from foreign_data import SCENARIOS, write
+
+ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.slow
+
+EXPECTED_NOTES = {
+    "short_one_pole": ["holds no application to Linea B",
+                       "cannot be clustered by pole",
+                       "pre-trend test needs funded firms observed two years or more before their start"],
+    "one_call_b_no_nonapplicants": ["holds no application to Linea A",
+                                    "no pool to match"],
+    "unbalanced_messy": ["no funded firm has a positive value of R&amp;D expenditure"],
+    "near_unit_root_null": [],
+}
+
+
+@pytest.fixture(scope="module", params=SCENARIOS, ids=lambda s: s.name)
+def report(request, tmp_path_factory):
+    scenario = request.param
+    tmp = tmp_path_factory.mktemp(scenario.name)
+    data = write(scenario, tmp / "data")
+    config = yaml.safe_load((ROOT / "study.yml").read_text())
+    config["data"] = {"dir": str(data), "generate_synthetic": False}
+    config["execution"]["build_dir"] = str(tmp / "build")
+    config["report"] = {"source": str(ROOT / "reports" / "report.qmd"), "output_dir": str(tmp / "output")}
+    for notebook in config["notebooks"]:
+        notebook["path"] = str(ROOT / notebook["path"])
+    (tmp / "study.yml").write_text(yaml.safe_dump(config))
+    out = run_study(tmp / "study.yml")
+    results = json.loads((out / "results.json").read_text())
+    return scenario, results, (out / "report.html").read_text(), out
+
+
+def test_reaches_a_report(report):
+    _, _, html, out = report
+    assert (out / "report.pdf").stat().st_size > 10_000
+    assert "{{<" not in html and "?var:" not in html
+
+
+def test_every_headline_number_is_in_the_report(report):
+    _, results, html, _ = report
+    missing = {k: v for k, v in flatten_headline(results).items() if v is not None and format_number(v) not in html}
+    assert not missing
+
+
+def test_says_why_a_design_is_not_estimable(report):
+    scenario, results, html, _ = report
+    for note in EXPECTED_NOTES[scenario.name]:
+        assert note in html, f"{scenario.name}: expected the note {note!r}"
+    not_estimable = sum(len(run.get("not_estimable", {})) for run in results["runs"].values())
+    assert html.count("Not estimable with these data") >= min(not_estimable, 1)
+
+
+def test_the_banner_and_the_truth_follow_the_data(report):
+    scenario, _, html, _ = report
+    assert ("Synthetic data." in html) == scenario.synthetic
+    assert "evaluation.synthetic" not in html.split("Provenance")[0]
+    assert "calibrated to the programme" not in html
+    assert "synthetic data carry their true effect" not in html  # none of these data has a truth.csv
+    assert "no known true effect" in html
+
+
+def test_no_sentence_of_the_default_data(report):
+    """Words the old report always printed, whatever the data said."""
+    _, _, html, _ = report
+    assert "near zero before" not in html and "most after-matching dots" not in html
+    assert "unbounded EUR" not in html and not re.search(r"about -[0-9]", html)
