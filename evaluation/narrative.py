@@ -125,6 +125,9 @@ def summary_first(r: Results) -> str:
     for line in LINES:
         run = _line_run("first_did", line)
         head = r.get(run)
+        if line not in lines_in_data(r):
+            items.append(f"- **Linea {line}**: the data hold no application to this call.")
+            continue
         if not head or "n_funded" not in head:
             items.append(f"- **Linea {line}**: " + not_estimable("the first comparison", r.why_not(run, "estimates")))
             continue
@@ -174,13 +177,13 @@ def selection_sentence(r: Results, line: str) -> str:
 def summary_main(r: Results) -> str:
     run = "main_unsuccessful"
     parts = []
-    for line in LINES:
+    for line in lines_in_data(r):
         entry = r.get(run, f"linea_{line.lower()}.turnover_eur")
         if entry and "pct" in entry:
             parts.append(f"Linea {line}: {interval(entry)}, {significance(entry)}")
         else:
             reason = (entry or {}).get("not_estimable") or r.number(run, "not_estimable_lines", {}).get(line) or r.why_not(run, "estimates")
-            parts.append(not_estimable(f"Linea {line}", reason))
+            parts.append(not_estimable(f"Linea {line}", reason).rstrip("."))
     text = ("The main specification, Callaway and Sant'Anna's doubly robust estimator against unsuccessful "
             "applicants, which allows effects to differ by start year and over time, gives these turnover effects: "
             + "; ".join(parts) + ".")
@@ -188,7 +191,7 @@ def summary_main(r: Results) -> str:
     if diff:
         text += (" The test of equal effects for newcomers and insiders has p = "
                  + " and ".join(f"{format_number(p)} for {OUTCOMES[o]}" for o, p in diff.items() if o in OUTCOMES) + ".")
-    costs = [cost_sentence(r, line) for line in LINES if r.has(_line_run("heterogeneity", line))]
+    costs = [cost_sentence(r, line) for line in lines_in_data(r) if r.has(_line_run("heterogeneity", line))]
     return text + (" " + " ".join(costs) if costs else "")
 
 
@@ -259,7 +262,7 @@ def line_differences(r: Results) -> str:
 
 def cost_effectiveness(r: Results) -> str:
     parts = []
-    for line in LINES:
+    for line in lines_in_data(r):
         run = _line_run("heterogeneity", line)
         per_100k = r.get(run, "per_100k_turnover_pct")
         if per_100k is not None:
@@ -274,7 +277,7 @@ def cost_effectiveness(r: Results) -> str:
 
 def pole_clustering(r: Results) -> str:
     parts = []
-    for line in LINES:
+    for line in lines_in_data(r):
         run = _line_run("heterogeneity", line)
         if not r.has(run):
             continue
@@ -291,7 +294,7 @@ def pole_clustering(r: Results) -> str:
 
 def robustness(r: Results) -> str:
     parts = []
-    for line in LINES:
+    for line in lines_in_data(r):
         run = _line_run("robustness", line)
         if not r.has(run):
             continue
@@ -309,7 +312,7 @@ def sensitivity(r: Results) -> str:
     words = {"not_significant": "none (the effect is not significant even under exact parallel trends)",
              "beyond_range": "beyond the range searched"}
     parts = []
-    for line in LINES:
+    for line in lines_in_data(r):
         run = _line_run("robustness", line)
         if not r.has(run):
             continue

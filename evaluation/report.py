@@ -115,8 +115,8 @@ def figure_markdown(path: str, caption: str, alt: str) -> str:
 def not_estimable_markdown(reason: str) -> str:
     """The note that stands in the report where a table or figure cannot be made."""
     reason = reason.strip()
-    if reason and reason[-1] not in ".!?":
-        reason += "."
+    if reason:
+        reason = reason[0].upper() + reason[1:] + ("" if reason[-1] in ".!?" else ".")
     return f"::: {{.callout-note}}\n**Not estimable with these data.** {reason}\n:::\n"
 
 

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 EXPECTED_NOTES = {
     "short_one_pole": ["holds no application to Linea B",
                        "cannot be clustered by pole",
-                       "pre-trend test needs funded firms observed two years or more before their start"],
+                       "Placebo start dates need two years or more before the first project start"],
     "one_call_b_no_nonapplicants": ["holds no application to Linea A",
                                     "no pool to match"],
     "unbalanced_messy": ["no funded firm has a positive value of R&amp;D expenditure"],

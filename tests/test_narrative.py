@@ -75,4 +75,4 @@ def test_banner_comes_from_dataset_json():
 
 def test_not_estimable_note():
     assert not_estimable_markdown("the panel has one year") == (
-        "::: {.callout-note}\n**Not estimable with these data.** the panel has one year.\n:::\n")
+        "::: {.callout-note}\n**Not estimable with these data.** The panel has one year.\n:::\n")
