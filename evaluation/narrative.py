@@ -203,8 +203,9 @@ def cost_sentence(r: Results, line: str) -> str:
     if head.get("cost_per_job_eur") is None:
         return (f"In Linea {line} the employment effect is {pct(head['employment_pct'])}, not above zero: "
                 "no job was created at the point estimate, so there is no cost per job.")
-    upper = "unbounded" if head.get("cost_ci_unbounded") else f"{format_number(head['cost_ci_high'])} EUR"
-    return (f"In Linea {line} each job created (about {format_number(head['jobs'])} annual work units in all) cost about "
+    upper = "unbounded" if r.number(run, "cost_ci_unbounded") else f"{format_number(head['cost_ci_high'])} EUR"
+    return (f"In Linea {line} the employment effect of {pct(head['employment_pct'])} amounts to about "
+            f"{format_number(head['jobs'])} annual work units; each job created cost about "
             f"{format_number(head['cost_per_job_eur'])} EUR of grants (95% interval {format_number(head['cost_ci_low'])} EUR "
             f"to {upper}).")
 
