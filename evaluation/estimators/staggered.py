@@ -161,7 +161,8 @@ def _unit_constant(name: str, wide: np.ndarray, units: np.ndarray, what: str) ->
     return first
 
 
-def _prepare(data, y, time, unit, cohort, covariates, control, anticipation, cluster, weights) -> _Panel:
+def _prepare(data, y, time, unit, cohort, covariates, control, anticipation, cluster, weights,
+             balance_periods: np.ndarray | None = None) -> _Panel:
     covariates = list(covariates or [])
     for column in (cohort,):
         if column not in data.columns:
@@ -175,7 +176,9 @@ def _prepare(data, y, time, unit, cohort, covariates, control, anticipation, clu
     dropped: dict[str, int] = {}
     # Rule for unbalanced panels (R did, panel=TRUE, allow_unbalanced_panel=FALSE):
     # keep only the units observed (with complete data) in every period.
-    complete = seen.all(axis=1)
+    # (balance_periods: the periods R did checks balance on when allow_unbalanced_panel=TRUE
+    # finds the panel balanced; see _prepare_unbalanced.)
+    complete = seen.all(axis=1) if balance_periods is None else seen[:, balance_periods].all(axis=1)
     if not complete.all():
         dropped["unbalanced"] = int((~complete).sum())
         warnings.warn(
@@ -259,6 +262,103 @@ def _prepare(data, y, time, unit, cohort, covariates, control, anticipation, clu
     cl_codes = None if cl is None else pd.factorize(cl, sort=True)[0]
     return _Panel(Y=np.asfortranarray(Y), X=X, x_invariant=x_invariant, G=G, w=w, cluster=cl_codes,
                   units=units, tlist=tlist, glist=glist, dropped=dropped)
+
+
+@dataclass
+class _Long:
+    """An unbalanced panel in long form: one row per observed (unit, period), sorted by period."""
+
+    y: np.ndarray  # (N,) outcome of each observation
+    unit: np.ndarray  # (N,) index of the observation's unit in ``units``
+    period: np.ndarray  # (N,) index of the observation's period in ``tlist``
+    X: np.ndarray  # (N, k+1) intercept and the covariates of the observation's own period
+    starts: np.ndarray  # (T+1,) rows of period p are starts[p]:starts[p+1]
+    G: np.ndarray  # (n,) first treated period, 0 = never treated
+    w: np.ndarray  # (n,) unit weights, mean 1
+    cluster: np.ndarray | None  # (n,) integer codes
+    units: np.ndarray
+    tlist: np.ndarray
+    glist: np.ndarray
+    dropped: dict[str, int]
+
+
+def _prepare_unbalanced(data, y, time, unit, cohort, covariates, control, anticipation, cluster,
+                        weights, force_long: bool = False):
+    """R did's pre-processing with ``allow_unbalanced_panel=TRUE``.
+
+    Returns a :class:`_Long` for an unbalanced panel, or, as R (did >= 2.2: "You have a
+    balanced panel. Setting allow_unbalanced_panel = FALSE."), the boolean mask of the
+    periods kept when the estimation sample is in fact balanced: the caller then runs
+    the panel estimator. As in R the balance check comes after the rows with missing
+    values, the units already treated in the first period and (without never-treated
+    units) the periods from the last cohort's start on have been removed.
+    """
+    covariates = list(covariates or [])
+    if cohort not in data.columns:
+        raise ValueError(f"att_gt: column {cohort!r} not in the data")
+    used = [y, time, unit, *covariates] + [c for c in (weights, cluster) if c]
+    frame = _panel.complete_rows(data, used, "att_gt")
+    if len(frame) == 0:
+        raise ValueError("att_gt: no complete rows")
+    unit_codes, units, time_codes, tlist, seen = _to_wide(frame, unit, time)
+    n_all, T = seen.shape
+    dropped: dict[str, int] = {}
+    g_raw = frame[cohort].to_numpy(float, na_value=np.nan)
+    g_raw = np.where(np.isnan(g_raw), 0.0, g_raw)
+    G = _unit_constant(cohort, _wide(g_raw, unit_codes, time_codes, n_all, T, "C"), units, "cohort")
+    w = np.ones(n_all)
+    if weights:
+        w_wide = _wide(_panel.check_weights(frame, weights), unit_codes, time_codes, n_all, T, "C")
+        w = _unit_constant(weights, w_wide, units, "weights")
+    cl = None
+    if cluster:
+        cl_codes = pd.factorize(frame[cluster], sort=True)[0].astype(float)
+        cl = _unit_constant(cluster, _wide(cl_codes, unit_codes, time_codes, n_all, T, "C"), units,
+                            "cluster")
+    # The cohort rules of _prepare (and R did), applied before the balance check.
+    G = np.where(G > tlist[-1], 0.0, G)
+    keep = np.ones(n_all, bool)
+    early = (G > 0) & (G <= tlist[0])
+    if early.any():
+        dropped["treated_first_period"] = int(early.sum())
+        warnings.warn(f"att_gt: dropped {int(early.sum())} units already treated in the first period "
+                      f"{tlist[0]}", StaggeredWarning, stacklevel=3)
+        keep &= ~early
+    period_keep = np.ones(T, bool)
+    treated_cohorts = np.unique(G[keep & (G > 0)])
+    glist = treated_cohorts[treated_cohorts > tlist[0] + anticipation]
+    if not (keep & (G == 0)).any():
+        if control == "never":
+            raise ValueError("att_gt: there are no never-treated units; use control='not_yet'")
+        last = treated_cohorts.max()
+        period_keep = tlist < last - anticipation
+        glist = glist[glist < last]
+    if not glist.size:
+        raise ValueError(f"att_gt: no treated cohort with a pre-treatment period in column {cohort!r}")
+    sub = seen[:, period_keep]
+    keep &= sub.any(axis=1)  # units with no observation left are not in the sample
+    if sub[keep].all() and not force_long:  # (force_long: tests run the unbalanced path on a balanced panel)
+        return period_keep
+    index = np.full(n_all, -1)
+    kept_units = np.flatnonzero(keep)
+    index[kept_units] = np.arange(kept_units.size)
+    period_index = np.cumsum(period_keep) - 1
+    rows = np.flatnonzero(keep[unit_codes] & period_keep[time_codes])
+    per, un = period_index[time_codes[rows]], index[unit_codes[rows]]
+    order = np.lexsort((un, per))
+    rows, per, un = rows[order], per[order], un[order]
+    X = np.empty((rows.size, len(covariates) + 1))
+    X[:, 0] = 1.0
+    for j, name in enumerate(covariates):
+        X[:, j + 1] = frame[name].to_numpy(float)[rows]
+    G, w = G[kept_units], w[kept_units]
+    cl = None if cl is None else pd.factorize(cl[kept_units], sort=True)[0]
+    return _Long(
+        y=frame[y].to_numpy(float)[rows], unit=un, period=per, X=X,
+        starts=np.searchsorted(per, np.arange(int(period_keep.sum()) + 1)),
+        G=G, w=w / w.mean(), cluster=cl, units=units[kept_units], tlist=tlist[period_keep],
+        glist=glist, dropped=dropped,
+    )
 
 
 # --------------------------------------------------------------------------- #
@@ -349,6 +449,136 @@ def _did_2x2(method: str, dy, D, X, w, pscore=None, ols=None):
     inf_cont = (dr_cont - w_cont * eta_cont + score_ps * (X @ (hess_inv @ m2 * n))
                 - wc_resid * (X @ (xpx_inv @ m3))) / mean_wc
     return eta_treat - eta_cont, inf_treat - inf_cont
+
+
+# --------------------------------------------------------------------------- #
+# The 2x2 estimators of DRDID for repeated cross sections (unbalanced panels)   #
+# --------------------------------------------------------------------------- #
+
+
+class _CellProblem(Exception):
+    """A 2x2 that R did reports as NA (with a warning)."""
+
+
+def _wls_subsample(X, y, ws):
+    """Weighted OLS of y on X over the rows with ws > 0: fitted values and (X'WX / N)^-1.
+
+    N counts all rows of the 2x2, as DRDID scales the asymptotic linear representation
+    ``ws e x' (X'WX/N)^-1`` of the coefficients.
+    """
+    gram = (X * ws[:, None]).T @ X
+    if np.linalg.cond(gram) > 1 / np.finfo(float).eps:
+        raise _CellProblem("not enough observations to run the outcome regression")
+    gram_inv = np.linalg.inv(gram)
+    fitted = X @ (gram_inv @ (X.T @ (ws * y)))
+    return fitted, gram_inv * len(y)
+
+
+def _hajek(wts, z):
+    """Normalised weighted mean of z and the leading term of its influence function."""
+    mean_w = wts.mean()
+    est = float((wts * z).mean() / mean_w)
+    return est, wts * (z - est) / mean_w
+
+
+def _did_rc(method: str, y, post, D, X, w, pscore=None):
+    """ATT and per-observation influence function (length N) of one 2x2 from stacked rows.
+
+    Repeated-cross-section estimators of DRDID (Sant'Anna & Zhao 2020), as R ``did``
+    calls them for unbalanced panels: ``"dr"`` the locally efficient doubly robust
+    ``drdid_rc`` (their eq. 3.4: outcome regressions for comparison and treated units in
+    each period, logit propensity score, comparison units with pscore >= 0.995 get
+    weight 0); ``"ipw"`` the normalised IPW ``std_ipw_did_rc`` (same logit and trimming,
+    as DRDID's current version and moderndid); ``"reg"`` the outcome
+    regression ``reg_did_rc``. Rows are observations (unit, period); ``post`` marks the
+    current period, ``w`` the observation weights (normalised to mean 1 here, as DRDID).
+    The influence function includes the estimation effects of the logit and of every
+    regression. Each correction ``a x' A^-1 m`` is evaluated as ``a * (X @ (A^-1 m))``.
+    """
+    N = len(y)
+    w = w / w.mean()
+    pre = 1.0 - post
+    c0, c1, t0, t1 = (1 - D) * pre, (1 - D) * post, D * pre, D * post
+    if method == "reg":
+        fit_c0, inv_c0 = _wls_subsample(X, y, w * c0)
+        fit_c1, inv_c1 = _wls_subsample(X, y, w * c1)
+        eta_t1, inf_t1 = _hajek(w * t1, y)
+        eta_t0, inf_t0 = _hajek(w * t0, y)
+        w_d = w * D
+        eta_c, inf_c = _hajek(w_d, fit_c1 - fit_c0)
+        m = X.T @ w_d / N / w_d.mean()
+        inf_c = (inf_c + w * c1 * (y - fit_c1) * (X @ (inv_c1 @ m))
+                 - w * c0 * (y - fit_c0) * (X @ (inv_c0 @ m)))
+        return (eta_t1 - eta_t0) - eta_c, (inf_t1 - inf_t0) - inf_c
+    ps, hess_inv = pscore if pscore is not None else _logit(X, D, w)
+    ps = np.minimum(ps, 1 - 1e-6)
+    odds = ps / (1 - ps)
+    ps_effect = w * (D - ps)  # times x' (X'WX)^-1 N: the logit's asymptotic linear representation
+    trim = np.where(D == 1, ps < 1.01, ps < TRIM_LEVEL)
+    if method == "ipw":
+        att_t1, inf_t1 = _hajek(w * t1, y)
+        att_t0, inf_t0 = _hajek(w * t0, y)
+        w_c1, w_c0 = trim * w * odds * c1, trim * w * odds * c0
+        att_c1, inf_c1 = _hajek(w_c1, y)
+        att_c0, inf_c0 = _hajek(w_c0, y)
+        m2 = (X.T @ (w_c1 * (y - att_c1)) / w_c1.mean() - X.T @ (w_c0 * (y - att_c0)) / w_c0.mean()) / N
+        inf_cont = inf_c1 - inf_c0 + ps_effect * (X @ (hess_inv @ m2)) * N
+        return (att_t1 - att_t0) - (att_c1 - att_c0), (inf_t1 - inf_t0) - inf_cont
+    # doubly robust, locally efficient (drdid_rc)
+    fit_c0, inv_c0 = _wls_subsample(X, y, w * c0)
+    fit_c1, inv_c1 = _wls_subsample(X, y, w * c1)
+    fit_t0, inv_t0 = _wls_subsample(X, y, w * t0)
+    fit_t1, inv_t1 = _wls_subsample(X, y, w * t1)
+    resid = y - (post * fit_c1 + pre * fit_c0)
+    w_t1, w_t0 = trim * w * t1, trim * w * t0
+    w_c1, w_c0 = trim * w * odds * c1, trim * w * odds * c0
+    w_d = trim * w * D
+    att_t1, inf_t1 = _hajek(w_t1, resid)
+    att_t0, inf_t0 = _hajek(w_t0, resid)
+    att_c1, inf_c1 = _hajek(w_c1, resid)
+    att_c0, inf_c0 = _hajek(w_c0, resid)
+    gap1, gap0 = fit_t1 - fit_c1, fit_t0 - fit_c0  # treated minus comparison regression
+    att_d1, inf_d1 = _hajek(w_d, gap1)
+    att_dt1, inf_dt1 = _hajek(w_t1, gap1)
+    att_d0, inf_d0 = _hajek(w_d, gap0)
+    att_dt0, inf_dt0 = _hajek(w_t0, gap0)
+    att = (att_t1 - att_t0) - (att_c1 - att_c0) + (att_d1 - att_dt1) - (att_d0 - att_dt0)
+    # derivatives of the components with respect to the nuisance parameters (k-vectors)
+    xw = lambda a: X.T @ a / N  # noqa: E731  (column means of a * X)
+    m_treat1, m_treat0 = -xw(w_t1) / w_t1.mean(), -xw(w_t0) / w_t0.mean()
+    m_cont1, m_cont0 = -xw(w_c1) / w_c1.mean(), -xw(w_c0) / w_c0.mean()
+    m_ps = xw(w_c1 * (resid - att_c1)) / w_c1.mean() - xw(w_c0 * (resid - att_c0)) / w_c0.mean()
+    mom1 = xw(w_d) / w_d.mean() - xw(w_t1) / w_t1.mean()
+    mom0 = xw(w_d) / w_d.mean() - xw(w_t0) / w_t0.mean()
+    # each regression's estimation effect enters with one combined derivative vector
+    ols = lambda s, fit, inv, m: w * s * (y - fit) * (X @ (inv @ m))  # noqa: E731
+    inf = ((inf_t1 - inf_t0) - (inf_c1 - inf_c0) + (inf_d1 - inf_dt1) - (inf_d0 - inf_dt0)
+           - ps_effect * (X @ (hess_inv @ m_ps)) * N
+           + ols(c1, fit_c1, inv_c1, m_treat1 - m_cont1 - mom1)
+           + ols(c0, fit_c0, inv_c0, m_treat0 - m_cont0 + mom0)
+           + ols(t1, fit_t1, inv_t1, mom1)
+           - ols(t0, fit_t0, inv_t0, mom0))
+    return att, inf
+
+
+def _rc_problem(method, X, D, post, w):
+    """R did's checks before an unbalanced 2x2 (NA when they fail); the logit, fitted once."""
+    for label, ok in (("no units of the group in the current period", (D * post).any()),
+                      ("no units of the group in the base period", (D * (1 - post)).any()),
+                      ("no comparison units in the current period", ((1 - D) * post).any()),
+                      ("no comparison units in the base period", ((1 - D) * (1 - post)).any())):
+        if not ok:
+            return label, None
+    pscore = None
+    if method in ("dr", "ipw"):
+        pscore = _logit(X, D, w)
+        if pscore[0].max() >= OVERLAP_LIMIT:
+            return f"overlap violated (propensity score >= {OVERLAP_LIMIT})", None
+    if method in ("dr", "reg"):
+        controls = X[D == 0]
+        if np.linalg.cond(controls.T @ controls) > 1 / np.finfo(float).eps:
+            return "not enough comparison units to run the outcome regression", None
+    return None, pscore
 
 
 # --------------------------------------------------------------------------- #
@@ -448,6 +678,7 @@ def att_gt(
     n_boot: int = 0,
     seed: int | None = None,
     alpha: float = 0.05,
+    allow_unbalanced_panel: bool = False,
 ) -> AttGtResult:
     """Callaway-Sant'Anna group-time average treatment effects ATT(g,t), as R ``did``.
 
@@ -464,6 +695,15 @@ def att_gt(
     units treated in the first period are dropped (``StaggeredWarning``); cohorts
     after the last period count as never treated.
 
+    ``allow_unbalanced_panel=True`` keeps every observation, as R ``did`` with
+    ``allow_unbalanced_panel=TRUE``: each 2x2 stacks the observations of the group's and
+    the comparison units in the two periods and uses DRDID's repeated-cross-section
+    estimators (``drdid_rc``, ``std_ipw_did_rc``, ``reg_did_rc``); each observation has
+    the covariates of its own period; the per-observation influence function, scaled by
+    n / N (units in the sample over observations in the 2x2), is summed within units, so
+    ``influence`` stays n units x k. If the sample is in fact a balanced panel, the panel
+    estimator runs, as R did >= 2.2 (``extra["panel_estimator"]`` says which ran).
+
     Inference: analytic ``se = sqrt(sum IF^2)/n`` (per cluster sums of the influence
     function with ``cluster``); with ``n_boot > 0`` the multiplier bootstrap
     (Rademacher, seeded) gives the standard errors and a uniform band.
@@ -476,7 +716,19 @@ def att_gt(
         raise ValueError(f"att_gt: base_period must be 'varying' or 'universal', got {base_period!r}")
     if anticipation < 0 or int(anticipation) != anticipation:
         raise ValueError(f"att_gt: anticipation must be a non-negative integer, got {anticipation!r}")
-    panel = _prepare(data, y, time, unit, cohort, covariates, control, anticipation, cluster, weights)
+    balance_periods = None
+    if allow_unbalanced_panel:
+        prepared = _prepare_unbalanced(data, y, time, unit, cohort, covariates, control, anticipation,
+                                       cluster, weights)
+        if isinstance(prepared, _Long):
+            rows, IF = _unbalanced_cells(prepared, method, control, base_period, anticipation)
+            return _finish(rows, IF, prepared, int(prepared.y.size), n_boot, seed, alpha, y, control,
+                           method, base_period, anticipation, covariates, weights, cluster,
+                           {"allow_unbalanced_panel": True,
+                            "panel_estimator": "unbalanced (repeated-cross-section 2x2s, R did)"})
+        balance_periods = prepared  # balanced: R did sets allow_unbalanced_panel = FALSE
+    panel = _prepare(data, y, time, unit, cohort, covariates, control, anticipation, cluster, weights,
+                     balance_periods)
     Y, G, w, tlist = panel.Y, panel.G, panel.w, panel.tlist
     n = len(G)
     never = G == 0
@@ -515,6 +767,18 @@ def att_gt(
         column[idx] = (n / len(idx)) * inf
         rows.append((g, tlist[c], att, post))
 
+    flags = None if not allow_unbalanced_panel else {
+        "allow_unbalanced_panel": True,
+        "panel_estimator": "balanced panel (R did sets allow_unbalanced_panel = FALSE)"}
+    return _finish(rows, IF, panel, n * len(tlist), n_boot, seed, alpha, y, control, method,
+                   base_period, anticipation, covariates, weights, cluster, flags)
+
+
+def _finish(rows, IF, panel, nobs, n_boot, seed, alpha, y, control, method, base_period, anticipation,
+            covariates, weights, cluster, flags) -> AttGtResult:
+    """Standard errors, intervals, pre-test and the result, from the cells and their IF."""
+    G, w, tlist = panel.G, panel.w, panel.tlist
+    n = len(G)
     groups = np.array([r[0] for r in rows], float)
     times = np.array([r[1] for r in rows], float)
     att = np.array([r[2] for r in rows], float)
@@ -539,12 +803,66 @@ def att_gt(
         cluster_rule="analytic: influence functions summed within clusters" if cluster else None,
         pretest=pretest,
     )
+    if flags:
+        extra.update(flags)
     return AttGtResult(
-        table=table, nobs=n * len(tlist), vcov_type="multiplier bootstrap" if n_boot > 0 else "influence function",
+        table=table, nobs=nobs, vcov_type="multiplier bootstrap" if n_boot > 0 else "influence function",
         estimator="att_gt", y=y, n_clusters=None if panel.cluster is None else int(panel.cluster.max()) + 1,
         cluster=cluster, vcov=None, alpha=alpha, extra=extra, influence=IF, units=panel.units,
         unit_cohort=G, unit_weights=w, unit_cluster=panel.cluster, pretest=pretest,
     )
+
+
+def _unbalanced_cells(long: _Long, method, control, base_period, anticipation):
+    """ATT(g,t) rows and the n x k influence matrix from repeated-cross-section 2x2s (R did).
+
+    For cell (g, t) with base period b: the observations in periods t and b of the units
+    of cohort g (D = 1) and of the comparison units (D = 0), stacked, ``post`` = 1 in
+    period t. The per-observation influence function of the 2x2 is multiplied by n / N
+    (n units in the sample, N observations in the 2x2: R did's ``n/n1``) and summed
+    within units (R did's aggregation by id). A cell without group or comparison
+    observations in either period, or that fails the overlap/regression checks, is NaN
+    with a ``StaggeredWarning``, its influence column NaN.
+    """
+    G, tlist, X_all = long.G, long.tlist, long.X
+    n = len(G)
+    never = G == 0
+    cells = list(_cells(tlist, long.glist, base_period, anticipation))
+    IF = np.zeros((n, len(cells)), order="F")
+    rows = []
+    for j, (g, c, b, threshold) in enumerate(cells):
+        post_cell = bool(g <= tlist[c])
+        if b == c:  # universal base period: the reference cell, normalised to 0
+            rows.append((g, tlist[c], 0.0, post_cell))
+            continue
+        treated = G == g
+        member = treated | (never if control == "never" else never | ((G > threshold) & ~treated))
+        current = np.arange(long.starts[c], long.starts[c + 1])
+        base = np.arange(long.starts[b], long.starts[b + 1])
+        current, base = current[member[long.unit[current]]], base[member[long.unit[base]]]
+        idx = np.concatenate([current, base])
+        unit_idx = long.unit[idx]
+        D = treated[unit_idx].astype(float)
+        post = np.zeros(idx.size)
+        post[: current.size] = 1.0
+        X, ws = X_all[idx], long.w[unit_idx]
+        problem, pscore = _rc_problem(method, X, D, post, ws)
+        if problem is None:
+            try:
+                att, inf = _did_rc(method, long.y[idx], post, D, X, ws, pscore)
+            except (_CellProblem, np.linalg.LinAlgError) as err:
+                problem = str(err) or "singular design"
+        if problem is None and not np.isfinite(att):
+            problem = "the estimate is not finite"
+        if problem:
+            warnings.warn(f"att_gt: {problem} for group {_fmt(g)} in period {_fmt(tlist[c])}; "
+                          "ATT is NaN", StaggeredWarning, stacklevel=3)
+            rows.append((g, tlist[c], np.nan, post_cell))
+            IF[:, j] = np.nan
+            continue
+        IF[:, j] = np.bincount(unit_idx, weights=(n / idx.size) * inf, minlength=n)
+        rows.append((g, tlist[c], att, post_cell))
+    return rows, IF
 
 
 def _sample_problem(method, X, D, ws, entry) -> str | None:
