@@ -18,6 +18,33 @@ the units of the 2x2) and stored per unit, ``n x k``. Analytic standard errors a
 ``sqrt(sum_i IF_i^2) / n`` (``did``'s ``sqrt(diag(IF'IF/n)/n)``). ``aggte`` forms the
 influence function of each aggregate, adding the term for the estimated group
 shares (``did``'s ``wif``). Formulas and conventions: ``docs/estimators.md``.
+
+Unbalanced panels (``allow_unbalanced_panel=True``, R ``did``'s option of that name,
+did >= 2.2 pre-processing). After the rules above (rows with missing values, units
+treated in the first period, periods trimmed when no unit is never treated), a sample
+in which every unit is observed in every period runs the panel estimators unchanged (R:
+"You have a balanced panel. Setting allow_unbalanced_panel = FALSE."). Otherwise every
+observation is kept and each 2x2 (g, t) with base period b stacks the N observations of
+the units of cohort g and of the comparison units in periods t and b, ``post = 1[period
+= t]``, and applies DRDID's repeated-cross-section estimators, as ``did`` does
+(internally ``panel = FALSE`` with the unit id kept):
+
+``method="dr"``   ``DRDID::drdid_rc``, the locally efficient DR estimator (Sant'Anna &
+                  Zhao 2020, eq. 3.4): weighted OLS of y on X for comparison and for
+                  treated observations in each period, logit of D on X over the N
+                  observations, trimming as above.
+``method="ipw"``  ``DRDID::std_ipw_did_rc`` (Hajek IPW, same logit and trimming).
+``method="reg"``  ``DRDID::reg_did_rc`` (OLS of y on X for comparison observations in
+                  each period).
+
+Each observation enters with the covariates of its own period and its unit's weight
+(normalised to mean 1 over the N observations, as DRDID). The influence function of a
+2x2 is computed per observation, multiplied by ``n / N`` (n = units in the sample, N =
+observations in the 2x2: ``did``'s ``n/n1`` with n1 counted in observations) and
+summed within units (``did``'s aggregation by id), so ``influence`` stays ``n x k``
+and standard errors, ``aggte`` (group shares over units), clustering, the bootstrap
+and the pre-test are unchanged. Cells without group or comparison observations in
+either period are NaN, as in R.
 """
 
 from __future__ import annotations
@@ -162,7 +189,7 @@ def _unit_constant(name: str, wide: np.ndarray, units: np.ndarray, what: str) ->
 
 
 def _prepare(data, y, time, unit, cohort, covariates, control, anticipation, cluster, weights,
-             balance_periods: np.ndarray | None = None) -> _Panel:
+             balanced_units: np.ndarray | None = None) -> _Panel:
     covariates = list(covariates or [])
     for column in (cohort,):
         if column not in data.columns:
@@ -176,9 +203,9 @@ def _prepare(data, y, time, unit, cohort, covariates, control, anticipation, clu
     dropped: dict[str, int] = {}
     # Rule for unbalanced panels (R did, panel=TRUE, allow_unbalanced_panel=FALSE):
     # keep only the units observed (with complete data) in every period.
-    # (balance_periods: the periods R did checks balance on when allow_unbalanced_panel=TRUE
+    # (balanced_units: the units R did counts as balanced when allow_unbalanced_panel=TRUE
     # finds the panel balanced; see _prepare_unbalanced.)
-    complete = seen.all(axis=1) if balance_periods is None else seen[:, balance_periods].all(axis=1)
+    complete = seen.all(axis=1) if balanced_units is None else balanced_units
     if not complete.all():
         dropped["unbalanced"] = int((~complete).sum())
         warnings.warn(
@@ -287,11 +314,13 @@ def _prepare_unbalanced(data, y, time, unit, cohort, covariates, control, antici
     """R did's pre-processing with ``allow_unbalanced_panel=TRUE``.
 
     Returns a :class:`_Long` for an unbalanced panel, or, as R (did >= 2.2: "You have a
-    balanced panel. Setting allow_unbalanced_panel = FALSE."), the boolean mask of the
-    periods kept when the estimation sample is in fact balanced: the caller then runs
-    the panel estimator. As in R the balance check comes after the rows with missing
-    values, the units already treated in the first period and (without never-treated
-    units) the periods from the last cohort's start on have been removed.
+    balanced panel. Setting allow_unbalanced_panel = FALSE."), when the estimation sample
+    is in fact balanced, the boolean mask of the units that :func:`_prepare` must not drop
+    as incomplete (observed in every period kept, or dropped anyway as treated in the
+    first period): the caller then runs the panel estimator. As in R the balance check
+    comes after the rows with missing values, the units already treated in the first
+    period and (without never-treated units) the periods from the last cohort's start on
+    have been removed.
     """
     covariates = list(covariates or [])
     if cohort not in data.columns:
@@ -319,11 +348,7 @@ def _prepare_unbalanced(data, y, time, unit, cohort, covariates, control, antici
     G = np.where(G > tlist[-1], 0.0, G)
     keep = np.ones(n_all, bool)
     early = (G > 0) & (G <= tlist[0])
-    if early.any():
-        dropped["treated_first_period"] = int(early.sum())
-        warnings.warn(f"att_gt: dropped {int(early.sum())} units already treated in the first period "
-                      f"{tlist[0]}", StaggeredWarning, stacklevel=3)
-        keep &= ~early
+    keep &= ~early
     period_keep = np.ones(T, bool)
     treated_cohorts = np.unique(G[keep & (G > 0)])
     glist = treated_cohorts[treated_cohorts > tlist[0] + anticipation]
@@ -338,7 +363,11 @@ def _prepare_unbalanced(data, y, time, unit, cohort, covariates, control, antici
     sub = seen[:, period_keep]
     keep &= sub.any(axis=1)  # units with no observation left are not in the sample
     if sub[keep].all() and not force_long:  # (force_long: tests run the unbalanced path on a balanced panel)
-        return period_keep
+        return sub.all(axis=1) | early  # _prepare drops (and reports) the early units itself
+    if early.any():
+        dropped["treated_first_period"] = int(early.sum())
+        warnings.warn(f"att_gt: dropped {int(early.sum())} units already treated in the first period "
+                      f"{tlist[0]}", StaggeredWarning, stacklevel=3)
     index = np.full(n_all, -1)
     kept_units = np.flatnonzero(keep)
     index[kept_units] = np.arange(kept_units.size)
@@ -716,7 +745,7 @@ def att_gt(
         raise ValueError(f"att_gt: base_period must be 'varying' or 'universal', got {base_period!r}")
     if anticipation < 0 or int(anticipation) != anticipation:
         raise ValueError(f"att_gt: anticipation must be a non-negative integer, got {anticipation!r}")
-    balance_periods = None
+    balanced_units = None
     if allow_unbalanced_panel:
         prepared = _prepare_unbalanced(data, y, time, unit, cohort, covariates, control, anticipation,
                                        cluster, weights)
@@ -726,9 +755,9 @@ def att_gt(
                            method, base_period, anticipation, covariates, weights, cluster,
                            {"allow_unbalanced_panel": True,
                             "panel_estimator": "unbalanced (repeated-cross-section 2x2s, R did)"})
-        balance_periods = prepared  # balanced: R did sets allow_unbalanced_panel = FALSE
+        balanced_units = prepared  # balanced: R did sets allow_unbalanced_panel = FALSE
     panel = _prepare(data, y, time, unit, cohort, covariates, control, anticipation, cluster, weights,
-                     balance_periods)
+                     balanced_units)
     Y, G, w, tlist = panel.Y, panel.G, panel.w, panel.tlist
     n = len(G)
     never = G == 0
