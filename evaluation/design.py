@@ -62,6 +62,14 @@ def data_limits(what: str):
         raise DesignError(f"{what}: {err}") from err
 
 
+UNBALANCED_PANEL = True
+"""The study's rule for firms not observed in every year of an outcome: Callaway and
+Sant'Anna with R ``did``'s unbalanced-panel estimator (``allow_unbalanced_panel=TRUE``:
+every firm-year is used; on a balanced sample it is the panel estimator). The balanced
+rule (firms with a gap dropped) is the ``balanced_panel`` parameter of the main-results
+notebook."""
+
+
 def lines_in(data: StudyData) -> tuple[str, ...]:
     """The calls (``"A"``, ``"B"``) with at least one application in the data."""
     return tuple(line for line in ("A", "B") if (data.applications["line"] == line).any())

@@ -34,7 +34,7 @@ from scipy import stats
 
 from .comparison import comparison_sample, pre_call_covariates, treated_indicator
 from .contract import StudyData
-from .design import OUTCOME_LABELS, DesignError, data_limits, outcome_frame, true_att
+from .design import OUTCOME_LABELS, UNBALANCED_PANEL, DesignError, data_limits, outcome_frame, true_att
 from .estimators import aggte, att_gt, twfe
 from .inference import FewClustersWarning, wild_cluster_bootstrap
 from .matching import (
@@ -141,14 +141,16 @@ def _firm_counts(frame: pd.DataFrame) -> tuple[int, int]:
 
 
 def estimate(sample: pd.DataFrame, line: str, group: str, outcome: str, estimator: str,
-             weights: Weights | None, truth: pd.DataFrame | None) -> Estimate:
-    """One ATT (log points) with its firm-clustered 95% interval."""
+             weights: Weights | None, truth: pd.DataFrame | None, balanced: bool = not UNBALANCED_PANEL) -> Estimate:
+    """One ATT (log points) with its firm-clustered 95% interval. ``balanced`` drops
+    firms not observed every year from the Callaway-Sant'Anna estimate (else R
+    ``did``'s unbalanced-panel estimator uses them)."""
     frame = outcome_frame(sample, outcome)
     with data_limits(f"{ESTIMATOR_LABELS.get(estimator, estimator)} estimate of {OUTCOME_LABELS[outcome]}"):
-        return _estimate(frame, sample, line, group, outcome, estimator, weights, truth)
+        return _estimate(frame, sample, line, group, outcome, estimator, weights, truth, balanced)
 
 
-def _estimate(frame, sample, line, group, outcome, estimator, weights, truth) -> Estimate:
+def _estimate(frame, sample, line, group, outcome, estimator, weights, truth, balanced) -> Estimate:
     y = f"log_{outcome}"
     if estimator == "cs_dr":
         covariates = pre_call_covariates(sample, outcomes=("turnover_eur", "employees"))[list(CS_COVARIATES)]
@@ -156,14 +158,15 @@ def _estimate(frame, sample, line, group, outcome, estimator, weights, truth) ->
         if not available:
             raise DesignError("no firm reports turnover or employment before the call, the covariates of the doubly robust estimator.")
         data = frame.join(covariates[available], on="firm_id").dropna(subset=available)
-        result = aggte(att_gt(data, y=y, time="year", unit="firm_id", cohort="cohort",
-                              covariates=available, control="not_yet" if group == "not_yet" else "never",
-                              method="dr", cluster="firm_id"), kind="simple")
+        gt = att_gt(data, y=y, time="year", unit="firm_id", cohort="cohort",
+                    covariates=available, control="not_yet" if group == "not_yet" else "never",
+                    method="dr", cluster="firm_id", allow_unbalanced_panel=not balanced)
+        result = aggte(gt, kind="simple")
         att, se = result.overall_att, result.overall_se
         z = stats.norm.ppf(0.975)
         row = {"estimate": att, "se": se, "ci_low": att - z * se, "ci_high": att + z * se,
                "p": 2 * stats.norm.sf(abs(att / se))}
-        counts = _firm_counts(data)
+        counts = _firm_counts(data[data["firm_id"].isin(gt.units)])  # the firms att_gt kept
     elif estimator == "twfe":
         result = twfe(frame, y, ["treat"], "firm_id", "year", vcov="CR1", cluster="firm_id")
         row = result.table.loc["treat"]
@@ -186,7 +189,8 @@ SCORE_ESTIMATORS = ("matched_did", "ipw_did")
 
 
 def estimate_line(data: StudyData, line: str, group: str, outcomes: list[str], estimators: list[str],
-                  truth: pd.DataFrame | None, seed: int) -> tuple[list[Estimate], Weights | None]:
+                  truth: pd.DataFrame | None, seed: int,
+                  balanced: bool = not UNBALANCED_PANEL) -> tuple[list[Estimate], Weights | None]:
     """Every (outcome, estimator) for one call and comparison group.
 
     The propensity score is fitted only when a score estimator is requested (and the
@@ -208,7 +212,7 @@ def estimate_line(data: StudyData, line: str, group: str, outcomes: list[str], e
                 rows.append(Estimate.not_estimable(line, group, o, e, score_problem))
                 continue
             try:
-                rows.append(estimate(sample, line, group, o, e, weights, truth))
+                rows.append(estimate(sample, line, group, o, e, weights, truth, balanced))
             except DesignError as err:
                 rows.append(Estimate.not_estimable(line, group, o, e, str(err)))
     return rows, weights
@@ -253,7 +257,8 @@ def heterogeneity(sample: pd.DataFrame, outcome: str, by: str, truth: pd.DataFra
             try:
                 with data_limits(f"{HETEROGENEITY_BY[by]} {level}"):
                     agg = aggte(att_gt(sub, y=f"log_{outcome}", time="year", unit="firm_id", cohort="cohort",
-                                       method="reg", cluster="firm_id"), kind="simple")
+                                       method="reg", cluster="firm_id", allow_unbalanced_panel=UNBALANCED_PANEL),
+                                kind="simple")
             except DesignError as err:
                 row["note"] = str(err)
                 rows.append(row)
@@ -339,7 +344,8 @@ def dynamic_effects(sample: pd.DataFrame, outcome: str, group: str, n_boot: int,
     frame = outcome_frame(sample, outcome)
     with data_limits(f"event study of {OUTCOME_LABELS[outcome]}"):
         result = att_gt(frame, y=f"log_{outcome}", time="year", unit="firm_id", cohort="cohort", method="reg",
-                        control="not_yet" if group == "not_yet" else "never", cluster="firm_id")
+                        control="not_yet" if group == "not_yet" else "never", cluster="firm_id",
+                        allow_unbalanced_panel=UNBALANCED_PANEL)
         return aggte(result, kind="dynamic", min_e=-5, max_e=4, n_boot=n_boot, seed=seed)
 
 

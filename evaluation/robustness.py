@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .design import OUTCOME_LABELS, DesignError, data_limits, outcome_frame
+from .design import OUTCOME_LABELS, UNBALANCED_PANEL, DesignError, data_limits, outcome_frame
 from .estimators import aggte, att_gt, bacon, event_study, imputation, sun_abraham, twfe
 from .estimators.staggered import StaggeredWarning, UnbalancedPanelWarning
 from .matching import SeparationError
@@ -65,7 +65,7 @@ def _cs_simple(frame: pd.DataFrame, y: str, covariates=None, method: str = "reg"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UnbalancedPanelWarning)
         res = att_gt(frame, y=y, time=TIME, unit=UNIT, cohort=COHORT, covariates=covariates,
-                     control=_cs_control(frame), method=method, cluster=UNIT)
+                     control=_cs_control(frame), method=method, cluster=UNIT, allow_unbalanced_panel=UNBALANCED_PANEL)
     agg = aggte(res, kind="simple")
     return _normal_row(agg.overall_att, agg.overall_se)
 
@@ -113,7 +113,8 @@ def pretrend_tests(sample: pd.DataFrame, outcome: str, leads: int = 5, lags: int
         q, G = len(pre), int(es.n_clusters)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UnbalancedPanelWarning)
-            cs = att_gt(frame, y=y, time=TIME, unit=UNIT, cohort=COHORT, control=_cs_control(frame), method="reg")
+            cs = att_gt(frame, y=y, time=TIME, unit=UNIT, cohort=COHORT, control=_cs_control(frame), method="reg",
+                        allow_unbalanced_panel=UNBALANCED_PANEL)
     rows = [
         {"test": "event study Wald", "statistic": W, "df1": q, "df2": np.inf, "p": float(stats.chi2.sf(W, q))},
         {"test": "event study F", "statistic": W / q, "df1": q, "df2": G - 1,

@@ -112,3 +112,22 @@ def test_a_separating_category_is_dropped_and_named():
     score, dropped = impact.fit_score(covariates, treated)
     assert dropped == ("size_class",)
     assert score.between(0, 1).all()
+
+
+def test_a_gap_in_one_outcome_keeps_the_firm_in_the_others(study):
+    """A funded firm missing employment in one post-call year: its turnover is untouched,
+    the unbalanced-panel estimator keeps it for employment, the balanced rule drops it."""
+    data, _ = study
+    sample = comparison_sample(data, "B", "unsuccessful")
+    firm = sample.loc[sample["funded"] == 1, "firm_id"].iloc[0]
+    gappy = sample.copy()
+    row = (gappy["firm_id"] == firm) & (gappy["year"] == 2020)
+    gappy.loc[row, ["employees", "log_employees", "log_labour_productivity"]] = np.nan
+    args = ("B", "unsuccessful")
+    turnover = [impact.estimate(s, *args, "turnover_eur", "cs_dr", None, None) for s in (sample, gappy)]
+    assert turnover[0] == turnover[1]
+    full = impact.estimate(sample, *args, "employees", "cs_dr", None, None)
+    kept = impact.estimate(gappy, *args, "employees", "cs_dr", None, None)
+    dropped = impact.estimate(gappy, *args, "employees", "cs_dr", None, None, balanced=True)
+    assert kept.n_treated == full.n_treated and dropped.n_treated == full.n_treated - 1
+    assert kept.att != full.att
