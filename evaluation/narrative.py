@@ -159,6 +159,9 @@ def selection_sentence(r: Results, line: str) -> str:
         return ""
     text = (f"In Linea {line} a naive comparison of turnover after the start would report {pct(naive)}, "
             f"against {pct(did)} by difference in differences")
+    employment = r.get(run, "employees.naive_pct")
+    if employment is not None:
+        text += f" (employment: {pct(employment)} naive, {pct(r.get(run, 'employees.twfe_pct'))} by difference in differences)"
     if gap is None:
         return text + "."
     naive_log = math.log1p(naive / 100)
@@ -354,7 +357,7 @@ def pilots(r: Results) -> str:
             f"firms each, controlling for pre-call turnover (ANCOVA), would detect a turnover effect of "
             f"{pct(head['accelerator_mde_pct'])} (accelerator) or {pct(head['meet_corporates_mde_pct'])} "
             f"(\"meet the corporates\") with three calls of {format_number(head['participants_per_call'])} participants; "
-            f"detecting {head['target_percent']:g}% needs about {needed('accelerator_needed')} and "
+            f"detecting {format_number(head['target_percent'])}% needs about {needed('accelerator_needed')} and "
             f"{needed('meet_corporates_needed')} participants per call.")
 
 
