@@ -1,22 +1,29 @@
-"""Command line: ``python -m evaluation study|generate|validate``.
+"""Command line: ``python -m evaluation study|generate|validate|manifest``.
 
 Every user-facing failure (bad study file, data breaking the contract, a failing
-notebook, a failed render) prints one clear message to stderr and exits non-zero.
+notebook, a failed render) prints one clear message to stderr and exits non-zero:
+2 bad usage or configuration (study.yml, a manifest that cannot be read or written),
+3 bad data, 4 a failing notebook, 5 a failed render. ``manifest --check`` exits 6
+when the data differ from the manifest (not an error: the data changed).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
 from .config import ConfigError
 from .contract import ContractError
 from .design import DesignError
+from .manifest import ManifestError
 from .render import RenderError
 from .runner import RunFailed
 
-EXIT_CODES = {ConfigError: 2, ContractError: 3, DesignError: 3, RunFailed: 4, RenderError: 5}
+EXIT_CODES = {ConfigError: 2, ManifestError: 2, ContractError: 3, DesignError: 3, RunFailed: 4, RenderError: 5}
+EXIT_DATA_CHANGED = 6
+"""``manifest --check``: the data folder differs from the manifest."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,6 +39,13 @@ def main(argv: list[str] | None = None) -> int:
     generate.add_argument("--seed", type=int, default=20170601)
     validate = commands.add_parser("validate", help="check a data folder against the data contract")
     validate.add_argument("data_dir", type=Path)
+    manifest = commands.add_parser(
+        "manifest",
+        help="hash a data folder; compare it with a manifest (exit 6 if the data changed) and/or write a new one",
+    )
+    manifest.add_argument("data_dir", type=Path)
+    manifest.add_argument("--check", type=Path, metavar="MANIFEST", help="say which files were added, removed or changed")
+    manifest.add_argument("--write", type=Path, metavar="MANIFEST", help="write the folder's manifest here (atomically)")
     args = parser.parse_args(argv)
 
     try:
@@ -44,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
 
             generate_data(args.out_dir, seed=args.seed)
             print(f"Synthetic data written to {args.out_dir}")
+        elif args.command == "manifest":
+            return _manifest(args.data_dir, args.check, args.write)
         else:
             from .contract import load_study_data
 
@@ -53,3 +69,29 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return next(code for kind, code in EXIT_CODES.items() if isinstance(err, kind))
     return 0
+
+
+def _manifest(data_dir: Path, check: Path | None, write: Path | None) -> int:
+    """``manifest``: compare with ``check`` (exit 6 if the data changed), write to ``write``;
+    with neither, print the manifest."""
+    from . import manifest as mf
+
+    old = mf.read_manifest(check) if check else None
+    replaced = mf.replaced_manifest(write) if write else None
+    description = (replaced or {}).get("description")  # a rewritten manifest keeps its description
+    new = mf.make_manifest(data_dir, description if isinstance(description, str) else mf.DEFAULT_DESCRIPTION)
+    changes = mf.compare(old, new) if old is not None else None
+    if write:
+        mf.write_manifest(new, write)
+    if changes:
+        counts = ", ".join(f"{len(getattr(changes, kind))} {kind}" for kind in ("changed", "added", "removed"))
+        print(f"{data_dir} against {check}: the data changed ({counts})")
+        print("\n".join(changes.lines()))
+        print(f"data sha256 {old.get('data_sha256', 'not recorded')} -> {new['data_sha256']}")
+    elif changes is not None:
+        print(f"{data_dir} against {check}: unchanged ({len(new['files'])} files, data sha256 {new['data_sha256']})")
+    if write:
+        print(f"Manifest of {data_dir} written to {write}")
+    elif changes is None:
+        print(json.dumps(new, indent=2))
+    return EXIT_DATA_CHANGED if changes else 0

@@ -65,6 +65,7 @@ __all__ = [
     "read_contract_csv",
     "file_sha256",
     "combined_hash",
+    "data_file_digests",
 ]
 
 CONTRACT_FILES: tuple[str, ...] = ("dataset.json", "firms.csv", "applications.csv", "panel.csv")
@@ -567,6 +568,16 @@ def combined_hash(digests: dict[str, str]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def data_file_digests(data_dir: str | Path) -> dict[str, str]:
+    """sha256 of the files of a data directory that the data hash covers: the contract's
+    files and the optional ones that are present, by name (sorted). The one place that
+    decides which files are hashed: :func:`load_study_data` and the data manifest
+    (``python -m evaluation manifest``) both use it."""
+    data_dir = Path(data_dir)
+    names = sorted(n for n in CONTRACT_FILES + OPTIONAL_FILES if (data_dir / n).is_file())
+    return {n: file_sha256(data_dir / n) for n in names}
+
+
 # --------------------------------------------------------------------------- public API
 
 
@@ -607,8 +618,7 @@ def load_study_data(data_dir: str | Path) -> StudyData:
     apps = _read_table(data_dir, "applications.csv")
     panel = _read_table(data_dir, "panel.csv")
     _cross_table(data_dir, firms, apps, panel)
-    names = list(CONTRACT_FILES) + [n for n in OPTIONAL_FILES if (data_dir / n).is_file()]
-    digests = {n: file_sha256(data_dir / n) for n in sorted(names)}
+    digests = data_file_digests(data_dir)
     return StudyData(
         firms=firms,
         applications=apps,
