@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 KERNEL := poli-eval
+# The study file; CI renders real data with `make study STUDY=study-real.yml`.
+STUDY ?= study.yml
 
 .PHONY: study test clean
 
@@ -14,7 +16,7 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	touch $@
 
 study: $(VENV)/.installed
-	$(PY) -m evaluation study study.yml
+	$(PY) -m evaluation study $(STUDY)
 
 test: $(VENV)/.installed
 	$(PY) -m pytest
