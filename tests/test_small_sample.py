@@ -167,3 +167,17 @@ def test_small_monte_carlo_coverage():
             covered[inference] += r.ci_low <= TRUTH <= r.ci_high
     assert covered["jackknife"] >= covered["analytic"] + 5
     assert covered["jackknife"] >= 54
+
+
+def test_auto_falls_back_when_a_deletion_cannot_be_estimated():
+    """Two comparison firms and an intercept-only regression: deleting one leaves one
+    comparison firm, so ``auto`` uses the analytic interval and says why."""
+    rng = np.random.default_rng(4)
+    n = 8
+    frame = pd.DataFrame({"firm_id": np.repeat(np.arange(n), 2), "year": np.tile([2000, 2001], n),
+                          "cohort": np.repeat(np.r_[np.full(n - 2, 2001), np.zeros(2)], 2),
+                          "y": rng.normal(size=2 * n)})
+    r = ss.simple_att(frame, "y", "year", "firm_id", "cohort", inference="auto")
+    assert r.method.startswith("analytic (influence function), normal: jackknife not possible")
+    with pytest.raises(ValueError, match="comparison firms"):
+        ss.simple_att(frame, "y", "year", "firm_id", "cohort", inference="jackknife")

@@ -87,8 +87,12 @@ def simple_att(
     Nothing here is random: ``seed`` is accepted for a stable signature (a future
     resampling option) and ignored; the same inputs always give identical numbers.
     Cells that ``att_gt`` cannot estimate (NaN) are left out of every deletion as of the
-    full sample; a deletion that leaves a 2x2 without funded or comparison firms, or
-    without enough comparison firms for the regression, raises ``ValueError``.
+    full sample (and a cell stays in a deletion even if that deletion alone would push a
+    propensity score past ``att_gt``'s overlap limit); deleting the only firm of a cohort
+    drops the cohort's cells, as a re-estimation would. When a deletion cannot be
+    estimated (a 2x2 with fewer than ``k + 2`` comparison firms for ``k`` regression
+    coefficients, or no cell left) ``"jackknife"`` raises ``ValueError`` and ``"auto"``
+    falls back to the analytic interval, saying why in the label.
     """
     del seed  # deterministic
     if inference not in ("auto", "analytic", "jackknife"):
@@ -102,13 +106,22 @@ def simple_att(
     choice = inference
     if inference == "auto":
         choice = "jackknife" if n <= JACKKNIFE_MAX_UNITS else "analytic"
+    label = ""
     if choice == "jackknife":
-        loo = jackknife_values(data, y, time, unit, cohort, covariates, control, weights)
+        try:
+            loo = jackknife_values(data, y, time, unit, cohort, covariates, control, weights)
+            if not np.all(np.isfinite(loo)):
+                raise ValueError("jackknife: a deletion leaves no estimable cell")
+        except ValueError as err:
+            if inference == "jackknife":
+                raise
+            choice, label = "analytic", f": jackknife not possible ({err})"
+    if choice == "jackknife":
         se, df = jackknife_se(loo)
         label = f"jackknife (delete-one-firm), t({df:.1f})"
     else:
         se, df = se_if, math.inf
-        label = "analytic (influence function), normal"
+        label = "analytic (influence function), normal" + label
     crit = stats.norm.ppf(1 - alpha / 2) if math.isinf(df) else stats.t.ppf(1 - alpha / 2, df)
     tstat = att / se if se > 0 else math.nan
     p = 2 * (stats.norm.sf(abs(tstat)) if math.isinf(df) else stats.t.sf(abs(tstat), df))
@@ -219,8 +232,11 @@ def jackknife_values(data, y, time, unit, cohort, covariates=None, control="neve
     Wg = {g: float(np.sum(w * (G == g))) for g in glist}
     share_full = np.array([Wg[g] for g in cell_group])
     share_loo = share_full[None, :] - (w[:, None] * (G[:, None] == cell_group[None, :]))
-    share_loo = share_loo[:, ok]
-    return np.sum(share_loo * att_loo[:, ok], axis=1) / np.sum(share_loo, axis=1)
+    share_loo, att_loo = share_loo[:, ok], att_loo[:, ok]
+    # a cohort whose only firm is deleted drops out (share 0), as in a re-estimation
+    att_loo = np.where(share_loo > 0, att_loo, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.sum(share_loo * att_loo, axis=1) / np.sum(share_loo, axis=1)
 
 
 def _dr_deletions(DY: np.ndarray, D: np.ndarray, X: np.ndarray, w: np.ndarray):
@@ -233,9 +249,9 @@ def _dr_deletions(DY: np.ndarray, D: np.ndarray, X: np.ndarray, w: np.ndarray):
     """
     ns, k = X.shape
     treat, ctrl = D == 1, D == 0
-    if treat.sum() < 2 or ctrl.sum() < k + 1:
-        raise ValueError("jackknife: a 2x2 needs at least 2 funded firms and k + 1 comparison firms "
-                         "so that every deletion can be estimated")
+    if ctrl.sum() < k + 2:
+        raise ValueError(f"jackknife: a 2x2 has {int(ctrl.sum())} comparison firms for {k} regression "
+                         "coefficients; every deletion needs at least k + 1")
     # --- OLS of dy on X among comparison units, and its deletions ------------------------
     wc = w * ctrl
     A_inv = np.linalg.inv(X.T @ (X * wc[:, None]))
@@ -284,7 +300,8 @@ def _dr_deletions(DY: np.ndarray, D: np.ndarray, X: np.ndarray, w: np.ndarray):
         den_C[rows] = odds.sum(1)
         OX = odds @ Xc  # (r, k)
         num_C[rows] = odds @ DYc - np.einsum("rk,rkm->rm", OX, beta_i[rows])
-    att_loo = num_T / den_T[:, None] - num_C / den_C[:, None]
+    with np.errstate(invalid="ignore", divide="ignore"):  # deleting a cohort's only firm: NaN
+        att_loo = num_T / den_T[:, None] - num_C / den_C[:, None]
     return att, att_loo
 
 
