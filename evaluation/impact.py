@@ -7,7 +7,9 @@ Estimators (``ESTIMATORS``):
 * ``cs_dr``: Callaway-Sant'Anna doubly robust (Sant'Anna-Zhao) with the pre-call
   means of log turnover and log employment as covariates, simple aggregation
   (never-treated controls; not-yet-treated controls for group ``not_yet``),
-  analytic standard errors clustered by firm;
+  clustered by firm: the delete-one-firm jackknife with t critical values up to 5,000
+  firms, the analytic influence-function interval above (``CS_INFERENCE``,
+  ``evaluation.estimators.small_sample``);
 * ``matched_did``: nearest-neighbour matching on the propensity score (logit on
   pre-call size, sector, province, pole, levels and growth of turnover, employment
   and value added; caliper 0.2 SD of the logit; with replacement) after min-max
@@ -36,6 +38,7 @@ from .comparison import comparison_sample, pre_call_covariates, treated_indicato
 from .contract import StudyData
 from .design import OUTCOME_LABELS, UNBALANCED_PANEL, DesignError, data_limits, outcome_frame, true_att
 from .estimators import aggte, att_gt, twfe
+from .estimators.small_sample import simple_att
 from .inference import FewClustersWarning, wild_cluster_bootstrap
 from .matching import (
     SeparationError, ipw_weights, matched_did, nearest_neighbour_match, propensity_score, trim_common_support,
@@ -44,6 +47,10 @@ from .matching import (
 ESTIMATORS = ("twfe", "cs_dr", "matched_did", "ipw_did")
 ESTIMATOR_LABELS = {"twfe": "TWFE", "cs_dr": "CS-DR", "matched_did": "matched", "ipw_did": "IPW"}
 CS_COVARIATES = ("pre_mean_log_turnover_eur", "pre_mean_log_employees")
+CS_INFERENCE = "auto"
+"""Interval of ``cs_dr``: ``small_sample.simple_att``'s ``"auto"`` rule (delete-one-firm
+jackknife with t critical values up to 5,000 firms, the analytic influence-function
+interval above); ``"analytic"`` restores the normal interval of ``aggte``."""
 SCORE_OUTCOMES = ("turnover_eur", "employees", "value_added_eur")
 """Outcomes whose pre-call level and growth enter the propensity score (R&D is left
 out: firms without R&D have no log R&D, and the score refuses missing values)."""
@@ -135,6 +142,12 @@ def score_weights(sample: pd.DataFrame, seed: int) -> Weights:
                    trimmed=int((~keep).sum()), dropped=(*empty, *dropped), no_pre_data=int((~complete).sum()))
 
 
+def _balanced_firms(frame: pd.DataFrame) -> pd.Index:
+    """Firms observed in every year of ``frame`` (the balanced rule)."""
+    years = frame.groupby("firm_id")["year"].nunique()
+    return years.index[years == frame["year"].nunique()]
+
+
 def _firm_counts(frame: pd.DataFrame) -> tuple[int, int]:
     ever = frame.groupby("firm_id")["treat"].max()
     return int((ever == 1).sum()), int((ever == 0).sum())
@@ -158,15 +171,15 @@ def _estimate(frame, sample, line, group, outcome, estimator, weights, truth, ba
         if not available:
             raise DesignError("no firm reports turnover or employment before the call, the covariates of the doubly robust estimator.")
         data = frame.join(covariates[available], on="firm_id").dropna(subset=available)
-        gt = att_gt(data, y=y, time="year", unit="firm_id", cohort="cohort",
-                    covariates=available, control="not_yet" if group == "not_yet" else "never",
-                    method="dr", cluster="firm_id", allow_unbalanced_panel=not balanced)
-        result = aggte(gt, kind="simple")
-        att, se = result.overall_att, result.overall_se
-        z = stats.norm.ppf(0.975)
-        row = {"estimate": att, "se": se, "ci_low": att - z * se, "ci_high": att + z * se,
-               "p": 2 * stats.norm.sf(abs(att / se))}
-        counts = _firm_counts(data[data["firm_id"].isin(gt.units)])  # the firms att_gt kept
+        kept = data[data["firm_id"].isin(_balanced_firms(data))] if balanced else data
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # cells att_gt cannot estimate are left out, as in R did
+            result = simple_att(kept, y, "year", "firm_id", "cohort", covariates=available,
+                                control="not_yet" if group == "not_yet" else "never", inference=CS_INFERENCE,
+                                allow_unbalanced_panel=not balanced)
+        row = {"estimate": result.att, "se": result.se, "ci_low": result.ci_low, "ci_high": result.ci_high,
+               "p": result.p}
+        counts = _firm_counts(kept)
     elif estimator == "twfe":
         result = twfe(frame, y, ["treat"], "firm_id", "year", vcov="CR1", cluster="firm_id")
         row = result.table.loc["treat"]

@@ -65,6 +65,7 @@ def simple_att(
     seed: int | None = None,
     weights: str | None = None,
     alpha: float = 0.05,
+    allow_unbalanced_panel: bool = False,
 ) -> SimpleAtt:
     """The study's CS-DR estimate: ``aggte(att_gt(..., method="dr", cluster=unit), "simple")``
     with an interval chosen for the sample size.
@@ -94,11 +95,20 @@ def simple_att(
     coefficients, or no cell left) ``"jackknife"`` raises ``ValueError`` and ``"auto"``
     falls back to the analytic interval, saying why in the label.
     """
+    With ``allow_unbalanced_panel`` and a sample that is not a balanced panel, the
+    estimate is :func:`att_gt`'s unbalanced-panel estimator and the jackknife deletes
+    groups of firms instead (:func:`group_jackknife_values`: firms in sorted order dealt
+    into ``G = min(n, JACKKNIFE_GROUPS)`` groups, each deletion a full re-estimation;
+    ``G = n`` is the delete-one-firm jackknife), with the same variance and ``df``
+    formulas over the ``G`` deletions.
+    """
     del seed  # deterministic
     if inference not in ("auto", "analytic", "jackknife"):
         raise ValueError(f"simple_att: inference must be 'auto', 'analytic' or 'jackknife', got {inference!r}")
-    res = _st.att_gt(data, y=y, time=time, unit=unit, cohort=cohort, covariates=covariates, control=control,
-                     method="dr", cluster=unit, weights=weights, alpha=alpha)
+    fit = dict(y=y, time=time, unit=unit, cohort=cohort, covariates=covariates, control=control,
+               method="dr", cluster=unit, weights=weights, alpha=alpha, allow_unbalanced_panel=allow_unbalanced_panel)
+    res = _st.att_gt(data, **fit)
+    unbalanced = str(res.extra.get("panel_estimator", "")).startswith("unbalanced")
     agg = _st.aggte(res, kind="simple")
     att, se_if = agg.overall_att, agg.overall_se
     G = res.unit_cohort
@@ -109,7 +119,10 @@ def simple_att(
     label = ""
     if choice == "jackknife":
         try:
-            loo = jackknife_values(data, y, time, unit, cohort, covariates, control, weights)
+            if unbalanced:
+                loo = group_jackknife_values(data, unit, lambda d: _st.aggte(_st.att_gt(d, **fit), kind="simple").overall_att)
+            else:
+                loo = jackknife_values(data, y, time, unit, cohort, covariates, control, weights)
             if not np.all(np.isfinite(loo)):
                 raise ValueError("jackknife: a deletion leaves no estimable cell")
         except ValueError as err:
@@ -118,7 +131,8 @@ def simple_att(
             choice, label = "analytic", f": jackknife not possible ({err})"
     if choice == "jackknife":
         se, df = jackknife_se(loo)
-        label = f"jackknife (delete-one-firm), t({df:.1f})"
+        kind = f"delete-a-group, {len(loo)} groups of firms" if unbalanced and len(loo) < n else "delete-one-firm"
+        label = f"jackknife ({kind}), t({df:.1f})"
     else:
         se, df = se_if, math.inf
         label = "analytic (influence function), normal" + label
@@ -126,6 +140,22 @@ def simple_att(
     tstat = att / se if se > 0 else math.nan
     p = 2 * (stats.norm.sf(abs(tstat)) if math.isinf(df) else stats.t.sf(abs(tstat), df))
     return SimpleAtt(float(att), float(se), float(att - crit * se), float(att + crit * se), float(p), label)
+
+
+JACKKNIFE_GROUPS = 50
+"""Deletions of the unbalanced-panel jackknife (each one a full re-estimation)."""
+
+
+def group_jackknife_values(data: pd.DataFrame, unit: str, estimate, groups: int = JACKKNIFE_GROUPS) -> np.ndarray:
+    """``estimate(data without group g)`` for each of ``G = min(n, groups)`` groups of
+    units: the units in sorted order dealt into groups by position modulo ``G`` (no
+    randomness), so the groups differ in size by at most one unit."""
+    units = np.sort(data[unit].unique())
+    G = min(len(units), groups)
+    labels = data[unit].map(pd.Series(np.arange(len(units)) % G, index=units)).to_numpy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return np.array([estimate(data[labels != g]) for g in range(G)], dtype=float)
 
 
 def jackknife_se(loo: np.ndarray) -> tuple[float, float]:
