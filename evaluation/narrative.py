@@ -204,8 +204,11 @@ def cost_sentence(r: Results, line: str) -> str:
     if not head or "employment_pct" not in head:
         return not_estimable(f"Cost per job in Linea {line}", r.why_not(run, "cost_per_job"))
     if head.get("cost_per_job_eur") is None:
-        return (f"In Linea {line} the employment effect is {pct(head['employment_pct'])}, not above zero: "
-                "no job was created at the point estimate, so there is no cost per job.")
+        text = (f"In Linea {line} the employment effect is {pct(head['employment_pct'])}, not above zero: "
+                "no job was created at the point estimate, so there is no cost per job")
+        if head.get("cost_ci_low") is not None:  # the effect's interval reaches above zero
+            text += f"; the effect's 95% interval allows costs from {format_number(head['cost_ci_low'])} EUR per job upward"
+        return text + "."
     upper = "unbounded" if r.number(run, "cost_ci_unbounded") else f"{format_number(head['cost_ci_high'])} EUR"
     return (f"In Linea {line} the employment effect of {pct(head['employment_pct'])} amounts to about "
             f"{format_number(head['jobs'])} annual work units; each job created cost about "

