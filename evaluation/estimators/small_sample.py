@@ -94,7 +94,7 @@ def simple_att(
     estimated (a 2x2 with fewer than ``k + 2`` comparison firms for ``k`` regression
     coefficients, or no cell left) ``"jackknife"`` raises ``ValueError`` and ``"auto"``
     falls back to the analytic interval, saying why in the label.
-    """
+
     With ``allow_unbalanced_panel`` and a sample that is not a balanced panel, the
     estimate is :func:`att_gt`'s unbalanced-panel estimator and the jackknife deletes
     groups of firms instead (:func:`group_jackknife_values`: firms in sorted order dealt
