@@ -188,6 +188,29 @@ def _unit_constant(name: str, wide: np.ndarray, units: np.ndarray, what: str) ->
     return first
 
 
+def _cohort_rules(G, keep, tlist, control, anticipation, cohort):
+    """R ``did``'s cohort rules for the units ``keep`` with first-treatment periods ``G``
+    (0 never): units treated in the first period or before have no pre-period (``early``,
+    to drop); with no never-treated unit, the periods from the last cohort's
+    (anticipated) start on are dropped (``period_keep``) and the last cohort serves only
+    as a comparison group. Returns ``(early, period_keep, glist)``, ``glist`` the cohorts
+    estimated."""
+    early = keep & (G > 0) & (G <= tlist[0])
+    keep = keep & ~early
+    period_keep = np.ones(len(tlist), bool)
+    treated_cohorts = np.unique(G[keep & (G > 0)])
+    glist = treated_cohorts[treated_cohorts > tlist[0] + anticipation]
+    if not (keep & (G == 0)).any():
+        if control == "never":
+            raise ValueError("att_gt: there are no never-treated units; use control='not_yet'")
+        last = treated_cohorts.max()
+        period_keep = tlist < last - anticipation
+        glist = glist[glist < last]
+    if not glist.size:
+        raise ValueError(f"att_gt: no treated cohort with a pre-treatment period in column {cohort!r}")
+    return early, period_keep, glist
+
+
 def _prepare(data, y, time, unit, cohort, covariates, control, anticipation, cluster, weights,
              balanced_units: np.ndarray | None = None) -> _Panel:
     covariates = list(covariates or [])
@@ -253,26 +276,12 @@ def _prepare(data, y, time, unit, cohort, covariates, control, anticipation, clu
     keep = complete.copy()
     # Cohorts after the last period are never treated within the sample (R did).
     G = np.where(G > tlist[-1], 0.0, G)
-    # Units treated in the first period or before have no pre-period: dropped (R did).
-    early = keep & (G > 0) & (G <= tlist[0])
+    early, period_keep, glist = _cohort_rules(G, keep, tlist, control, anticipation, cohort)
     if early.any():
         dropped["treated_first_period"] = int(early.sum())
         warnings.warn(f"att_gt: dropped {int(early.sum())} units already treated in the first period "
                       f"{tlist[0]}", StaggeredWarning, stacklevel=3)
         keep &= ~early
-    period_keep = np.ones(T, bool)
-    treated_cohorts = np.unique(G[keep & (G > 0)])
-    glist = treated_cohorts[treated_cohorts > tlist[0] + anticipation]
-    if not (keep & (G == 0)).any():
-        if control == "never":
-            raise ValueError("att_gt: there are no never-treated units; use control='not_yet'")
-        # As R did: drop periods from the last cohort's (anticipated) start on; the last
-        # cohort serves only as a comparison group.
-        last = treated_cohorts.max()
-        period_keep = tlist < last - anticipation
-        glist = glist[glist < last]
-    if not glist.size:
-        raise ValueError(f"att_gt: no treated cohort with a pre-treatment period in column {cohort!r}")
     if (keep.sum()) < n_all:
         Y, G, w = Y[keep], G[keep], w[keep]
         units = units[keep]
@@ -346,20 +355,8 @@ def _prepare_unbalanced(data, y, time, unit, cohort, covariates, control, antici
                             "cluster")
     # The cohort rules of _prepare (and R did), applied before the balance check.
     G = np.where(G > tlist[-1], 0.0, G)
-    keep = np.ones(n_all, bool)
-    early = (G > 0) & (G <= tlist[0])
-    keep &= ~early
-    period_keep = np.ones(T, bool)
-    treated_cohorts = np.unique(G[keep & (G > 0)])
-    glist = treated_cohorts[treated_cohorts > tlist[0] + anticipation]
-    if not (keep & (G == 0)).any():
-        if control == "never":
-            raise ValueError("att_gt: there are no never-treated units; use control='not_yet'")
-        last = treated_cohorts.max()
-        period_keep = tlist < last - anticipation
-        glist = glist[glist < last]
-    if not glist.size:
-        raise ValueError(f"att_gt: no treated cohort with a pre-treatment period in column {cohort!r}")
+    early, period_keep, glist = _cohort_rules(G, np.ones(n_all, bool), tlist, control, anticipation, cohort)
+    keep = ~early
     sub = seen[:, period_keep]
     keep &= sub.any(axis=1)  # units with no observation left are not in the sample
     if sub[keep].all() and not force_long:  # (force_long: tests run the unbalanced path on a balanced panel)
