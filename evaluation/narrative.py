@@ -209,11 +209,15 @@ def cost_sentence(r: Results, line: str) -> str:
         if head.get("cost_ci_low") is not None:  # the effect's interval reaches above zero
             text += f"; the effect's 95% interval allows costs from {format_number(head['cost_ci_low'])} EUR per job upward"
         return text + "."
-    upper = "unbounded" if r.number(run, "cost_ci_unbounded") else f"{format_number(head['cost_ci_high'])} EUR"
+    if r.number(run, "cost_ci_unbounded"):  # the employment interval reaches zero: no job is certain
+        return (f"In Linea {line} the employment effect of {pct(head['employment_pct'])}, whose 95% interval includes "
+                f"zero, would amount to about {format_number(head['jobs'])} annual work units at about "
+                f"{format_number(head['cost_per_job_eur'])} EUR of grants per job (95% interval "
+                f"{format_number(head['cost_ci_low'])} EUR to unbounded).")
     return (f"In Linea {line} the employment effect of {pct(head['employment_pct'])} amounts to about "
             f"{format_number(head['jobs'])} annual work units; each job created cost about "
             f"{format_number(head['cost_per_job_eur'])} EUR of grants (95% interval {format_number(head['cost_ci_low'])} EUR "
-            f"to {upper}).")
+            f"to {format_number(head['cost_ci_high'])} EUR).")
 
 
 def programme_match(r: Results) -> str:

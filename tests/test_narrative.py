@@ -76,3 +76,10 @@ def test_banner_comes_from_dataset_json():
 def test_not_estimable_note():
     assert not_estimable_markdown("the panel has one year") == (
         "::: {.callout-note}\n**Not estimable with these data.** The panel has one year.\n:::\n")
+
+
+def test_cost_per_job_is_hedged_when_the_employment_interval_includes_zero():
+    head = {"employment_pct": 2.0, "cost_per_job_eur": 330584, "cost_ci_low": 69169, "cost_ci_high": None, "jobs": 21}
+    r = results(heterogeneity_linea_a={"headline": head, "numbers": {"cost_ci_unbounded": True}, "not_estimable": {}})
+    text = narrative.cost_sentence(r, "A")
+    assert "includes zero, would amount to about 21" in text and "each job created" not in text
