@@ -67,8 +67,8 @@ class Estimate:
     ci_low: float
     ci_high: float
     p: float
-    n_treated: int
-    n_control: int
+    n_treated: int | None
+    n_control: int | None
     truth: float | None
     note: str = ""
 
@@ -78,7 +78,7 @@ class Estimate:
     @classmethod
     def not_estimable(cls, line: str, group: str, outcome: str, estimator: str, reason: str) -> "Estimate":
         nan = math.nan
-        return cls(line, group, outcome, estimator, nan, nan, nan, nan, nan, 0, 0, None, note=reason)
+        return cls(line, group, outcome, estimator, nan, nan, nan, nan, nan, None, None, None, note=reason)
 
     @property
     def estimated(self) -> bool:
@@ -294,6 +294,9 @@ def grant_intensity(sample: pd.DataFrame, data: StudyData, outcome: str) -> dict
     100,000 EUR)."""
     grants = data.applications[data.applications["funded"]].groupby("firm_id")["grant_eur"].sum()
     frame = outcome_frame(sample, outcome)
+    funded_grants = grants.reindex(frame.loc[frame["funded"] == 1, "firm_id"].unique())
+    if funded_grants.nunique() < 2:
+        raise DesignError("every funded firm has the same grant, so there is no variation in grant size to relate to the effect.")
     frame = frame.assign(grant_100k=frame["treat"] * frame["firm_id"].map(grants).fillna(0.0) / 1e5)
     with data_limits(f"effect per 100,000 EUR on {OUTCOME_LABELS[outcome]}"):
         row = twfe(frame, f"log_{outcome}", ["grant_100k"], "firm_id", "year", vcov="CR1").table.loc["grant_100k"]
@@ -334,7 +337,7 @@ def pole_clustered(sample: pd.DataFrame, outcome: str, seed: int, B: int = 9999)
     frame = outcome_frame(sample, outcome)
     poles = frame["pole"].nunique()
     if poles < 2:
-        raise DesignError(f"the funded and comparison firms belong to {poles} pole(s), so standard errors cannot be clustered by pole.")
+        raise DesignError("the funded and comparison firms all belong to a single pole, so standard errors cannot be clustered by pole.")
     with data_limits("two-way fixed effects clustered by pole"):
         return _pole_clustered(frame, outcome, seed, B)
 

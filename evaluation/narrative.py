@@ -167,6 +167,8 @@ def selection_sentence(r: Results, line: str) -> str:
     naive_log = math.log1p(naive / 100)
     if naive_log <= 0:
         verdict = "funded firms show no turnover advantage after the start even before any adjustment"
+    elif gap >= naive_log:
+        verdict = "the whole naive gap, and more, was already there before the start: selection, not effect"
     elif gap >= MOST * naive_log:
         verdict = "most of the naive gap was already there before the start: selection, not effect"
     elif gap > 0:
@@ -336,6 +338,8 @@ def sensitivity(r: Results) -> str:
             if key in status:
                 value = r.get(run, f"breakdown_{key}")
                 values.append(f"{symbol} = {format_number(value)}" if status[key] == "value" else f"{symbol}: {words[status[key]]}")
+        if "sd" not in status:
+            values.append("M: not computed (smoothness bounds need two pre-period estimates besides the reference year)")
         parts.append(f"In Linea {line} the breakdown values of the first post-period effect are " + ", ".join(values) + ".")
     return " ".join(parts)
 

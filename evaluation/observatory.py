@@ -184,15 +184,17 @@ def evidence(data, truth, seed: int, power_note: dict[str, str]) -> dict[str, st
     def members_by_pole() -> str:
         if by_pole.empty:
             raise DesignError("firms.csv lists no pole member.")
+        if len(by_pole) == 1:
+            return f"All {by_pole.iloc[0]:,} members in the data belong to one pole ({by_pole.index[0]})."
         top = min(3, len(by_pole))
         return (f"Members per pole range from {by_pole.min():,} ({by_pole.idxmin()}) to {by_pole.max():,} "
                 f"({by_pole.idxmax()}); the {top} largest pole(s) hold {by_pole.nlargest(top).sum() / by_pole.sum():.0%} of members.")
 
     def participation() -> str:
         applicants_a = apps.loc[apps["line"] == "A", "firm_id"].nunique()
-        share = f" ({applicants_a / len(members):.0%})" if len(members) else ""
-        return (f"{applicants_a:,} of {len(members):,} pole members{share} applied to Linea A; "
-                f"{apps.loc[apps['line'] == 'B', 'firm_id'].nunique():,} firms new to the poles applied to Linea B.")
+        first = (f"{applicants_a:,} of {len(members):,} pole members ({applicants_a / len(members):.0%}) applied to Linea A"
+                 if len(members) else "The data hold no pole member")
+        return f"{first}; {apps.loc[apps['line'] == 'B', 'firm_id'].nunique():,} firms new to the poles applied to Linea B."
 
     def newcomers() -> str:
         diff = impact.line_difference(line_estimates("B")["turnover_eur"], line_estimates("A")["turnover_eur"])
@@ -214,8 +216,11 @@ def evidence(data, truth, seed: int, power_note: dict[str, str]) -> dict[str, st
         parts = []
         for line in present:
             cost = impact.cost_per_job(comparison_sample(data, line, "unsuccessful"), data, line_estimates(line)["employees"])
-            parts.append(f"{cost['cost_per_job_eur']:,.0f} EUR (Linea {line})" if math.isfinite(cost["cost_per_job_eur"])
-                         else f"not defined in Linea {line}: its employment effect is not above zero, so no job was created")
+            if not math.isfinite(cost["cost_per_job_eur"]):
+                parts.append(f"not defined in Linea {line}: its employment effect is not above zero, so no job was created")
+            else:
+                upper = "unbounded, the employment interval including zero" if math.isinf(cost["ci_high"]) else f"{cost['ci_high']:,.0f} EUR"
+                parts.append(f"{cost['cost_per_job_eur']:,.0f} EUR in Linea {line} (95% interval {cost['ci_low']:,.0f} EUR to {upper})")
         return "Grants per job created: " + "; ".join(parts) + "."
 
     def employment() -> str:

@@ -377,10 +377,20 @@ def pilot_plan(moments: PanelMoments, participants_per_call: int = 30, target_pe
                use_covariance: bool = True) -> pd.DataFrame:
     """One row per pilot (``PILOTS``): MDE at ``participants_per_call`` and the
     participants per call needed for ``target_percent``, with the moments of the
-    study panel (an assumption: the pilots' firms vary like the programme's)."""
+    study panel (an assumption: the pilots' firms vary like the programme's). A panel
+    shorter than a pilot's horizon cuts it (at most ``n_years - 1`` pre-call years and
+    the years left after them), so no correlation beyond the panel's longest lag is
+    assumed; ``DesignError`` when the estimated autocorrelation reaches 1."""
+    if moments.autocorr.iloc[1:].max() >= 1:
+        raise DesignError(
+            f"the year-to-year correlation of log {moments.outcome} is estimated at up to "
+            f"{moments.autocorr.iloc[1:].max():.2f}, at or above 1 (as for a random walk), so these data do not give the "
+            "stationary covariance the minimum detectable effect rests on.")
     rows = []
     for pilot, spec in PILOTS.items():
-        m, r = spec["pre_periods"], spec["post_periods"]
+        # horizons cut to the panel: at most n_years - 1 pre-call years, and the years left after them
+        m = max(1, min(spec["pre_periods"], moments.n_years - 1))
+        r = max(1, min(spec["post_periods"], moments.n_years - m))
         b = _design_mde(moments, None, None, participants_per_call, calls, controls_per_participant, estimator,
                         m, r, 0.05, 0.8, use_covariance, 1.0, 0.0)
         rec = recommended_design(target_percent, moments, calls=calls, controls_per_participant=controls_per_participant,

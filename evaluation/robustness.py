@@ -255,6 +255,9 @@ def leave_one_pole_out(sample: pd.DataFrame, outcome: str, estimator: str = "cs_
     rows = []
     for dropped in ["none", *poles]:
         sub = sample if dropped == "none" else sample[sample[by] != dropped]
+        if dropped != "none" and not (sub[COHORT].fillna(0) > 0).any():
+            rows.append({"dropped": dropped, "note": "every funded firm belongs to this pole: nothing is left to estimate."})
+            continue
         try:
             e = estimate(sub, line, group, outcome, estimator, None, None)
         except DesignError as err:
@@ -410,6 +413,8 @@ def bacon_table(sample: pd.DataFrame, outcome: str) -> pd.DataFrame:
                      "for not being observed every year)"):
         result = bacon(balanced, y, UNIT, TIME, COHORT)
         table = result.table[["type", "treated", "control", "estimate", "weight"]].reset_index()
+        for column in ("treated", "control"):  # cohort years (or "never"), not quantities
+            table[column] = table[column].map(lambda v: str(int(v)) if isinstance(v, (int, float, np.integer, np.floating)) and float(v).is_integer() else str(v))
         coef = float(twfe(balanced, y, ["treat"], UNIT, TIME, vcov="iid").table.loc["treat", "estimate"])
     table.attrs.update(twfe=coef, weighted_sum=float((table["weight"] * table["estimate"]).sum()),
                        by_type=result.extra["by_type"], dropped_firms=int((counts < n_years).sum()))

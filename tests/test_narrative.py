@@ -19,6 +19,7 @@ def first_did(naive: float, did: float, gap: float | None) -> dict:
 def test_most_of_the_gap_is_selection_only_when_the_numbers_say_so():
     # naive gap 100% = 0.693 log points; a pre-start gap of 0.6 is more than half of it
     assert "most of the naive gap" in narrative.selection_sentence(results(first_did_linea_a=first_did(100.0, 3.0, 0.6)), "A")
+    assert "whole naive gap, and more" in narrative.selection_sentence(results(first_did_linea_a=first_did(5.0, -3.0, 0.2)), "A")
     partly = narrative.selection_sentence(results(first_did_linea_a=first_did(100.0, 3.0, 0.1)), "A")
     assert "part of the naive gap" in partly and "most" not in partly
     none = narrative.selection_sentence(results(first_did_linea_a=first_did(5.0, 3.0, -0.2)), "A")

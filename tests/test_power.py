@@ -14,6 +14,7 @@ import pytest
 from scipy import stats
 
 from evaluation import power as P
+from evaluation.design import DesignError
 from evaluation.comparison import comparison_sample
 from evaluation.contract import load_study_data
 
@@ -118,20 +119,24 @@ def test_panel_moments_recover_simulated_parameters():
 
 
 def test_covariance_is_positive_semidefinite_near_a_unit_root_and_beyond_the_panel():
-    """Lag-by-lag autocovariances of a persistent panel (here 1.00, 0.99, 1.03: a sample
-    of log levels with autocorrelation near 1) are not a covariance matrix; the nearest
-    PSD matrix is, the MDE is a finite positive number, and a 3-year panel still sizes a
-    6-year design (longer lags take the longest observed value)."""
-    autocov = pd.Series([1.0, 0.99, 1.03], index=pd.Index([0, 1, 2], name="lag"))
-    assert np.linalg.eigvalsh(autocov.to_numpy()[np.abs(np.subtract.outer(range(3), range(3)))]).min() < 0
-    mom = P.PanelMoments("turnover_eur", sigma2=1.0, rho=1.01, autocov=autocov, n_firms=50, n_years=3)
+    """Lag-by-lag autocorrelations of a persistent panel (here 0.95, 0.99, 0.90 at lags
+    1-3, all below 1) need not form a covariance matrix; the nearest PSD matrix does, the
+    MDE is a finite positive number, and 6 years can be sized from 4. Autocorrelations
+    reaching 1 (a random walk) give no stationary covariance: the plan is not estimable."""
+    autocov = pd.Series([1.0, 0.95, 0.99, 0.90], index=pd.Index(range(4), name="lag"))
+    assert np.linalg.eigvalsh(autocov.to_numpy()[np.abs(np.subtract.outer(range(4), range(4)))]).min() < 0
+    mom = P.PanelMoments("turnover_eur", sigma2=1.0, rho=0.95, autocov=autocov, n_firms=50, n_years=4)
     cov = mom.covariance(6)
     assert cov.shape == (6, 6) and np.linalg.eigvalsh(cov).min() > -1e-12
     for estimator in ("ancova", "did", "post"):
         value = P.mde(90, 360, pre_periods=3, post_periods=3, estimator=estimator, cov=cov)
-        assert math.isfinite(value) and value >= 0
+        assert math.isfinite(value) and value > 0
     plan = P.pilot_plan(mom)
-    assert plan["mde_percent"].notna().all()
+    assert (plan["mde_percent"] > 0).all()
+    assert list(plan["pre_periods"] + plan["post_periods"]) == [4, 4]  # horizons cut to the 4-year panel
+    walk = P.PanelMoments("turnover_eur", sigma2=1.0, rho=1.01, autocov=pd.Series([1.0, 0.99, 1.03]), n_firms=50, n_years=3)
+    with pytest.raises(DesignError, match="random walk"):
+        P.pilot_plan(walk)
 
 
 def test_curve_recommendation_and_plot(tmp_path):
