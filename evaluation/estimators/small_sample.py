@@ -146,10 +146,12 @@ JACKKNIFE_GROUPS = 50
 """Deletions of the unbalanced-panel jackknife (each one a full re-estimation)."""
 
 
-def group_jackknife_values(data: pd.DataFrame, unit: str, estimate, groups: int = JACKKNIFE_GROUPS) -> np.ndarray:
+def group_jackknife_values(data: pd.DataFrame, unit: str, estimate, groups: int | None = None) -> np.ndarray:
     """``estimate(data without group g)`` for each of ``G = min(n, groups)`` groups of
-    units: the units in sorted order dealt into groups by position modulo ``G`` (no
-    randomness), so the groups differ in size by at most one unit."""
+    units (``groups`` defaults to :data:`JACKKNIFE_GROUPS`, read at call time): the units
+    in sorted order dealt into groups by position modulo ``G`` (no randomness), so the
+    groups differ in size by at most one unit."""
+    groups = JACKKNIFE_GROUPS if groups is None else groups
     units = np.sort(data[unit].unique())
     G = min(len(units), groups)
     labels = data[unit].map(pd.Series(np.arange(len(units)) % G, index=units)).to_numpy()
