@@ -181,3 +181,42 @@ def test_auto_falls_back_when_a_deletion_cannot_be_estimated():
     assert r.method.startswith("analytic (influence function), normal: jackknife not possible")
     with pytest.raises(ValueError, match="comparison firms"):
         ss.simple_att(frame, "y", "year", "firm_id", "cohort", inference="jackknife")
+
+
+def test_unbalanced_panel_group_jackknife_is_exact_delete_one_for_few_firms_and_label_invariant():
+    """Unbalanced panel (``mc.draw_unbalanced_panel``: spells, firm-years missing at random),
+    ``allow_unbalanced_panel=True``. (1) ``group_jackknife_values`` with 7 groups equals
+    ``aggte(att_gt(...))`` re-run without each group, the groups built here independently
+    (firms in sorted order, firm k in group k mod 7). (2) With 40 <= 50 firms ``simple_att``
+    is the delete-one-firm jackknife: its se is ``jackknife_se`` of the brute-force
+    deletions of each firm. (3) Relabelling the firms permutes the deletions, so the
+    interval is unchanged (true for G = n only: with more than 50 firms the groups depend
+    on the labels)."""
+    frame = mc.draw_unbalanced_panel(40, 3)
+    firms = np.sort(frame["firm_id"].unique())
+    assert len(firms) <= ss.JACKKNIFE_GROUPS and frame.groupby("firm_id").size().nunique() > 1
+    fit = dict(covariates=mc.COVARIATES, method="dr", cluster="firm_id", allow_unbalanced_panel=True)
+
+    def brute(sub):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = att_gt(sub, *ARGS, **fit)
+        assert res.extra["panel_estimator"].startswith("unbalanced")
+        return aggte(res, kind="simple").overall_att
+
+    groups = {f: k % 7 for k, f in enumerate(firms)}
+    by_group = ss.group_jackknife_values(frame, "firm_id", brute, groups=7)
+    expected = [brute(frame[frame["firm_id"].map(groups) != g]) for g in range(7)]
+    np.testing.assert_allclose(by_group, expected, rtol=0, atol=1e-12)
+
+    r = _call(frame, allow_unbalanced_panel=True)
+    loo = np.array([brute(frame[frame["firm_id"] != f]) for f in firms])
+    se, df = ss.jackknife_se(loo)
+    assert r.method == f"jackknife (delete-one-firm), t({df:.1f})"
+    assert r.att == pytest.approx(brute(frame), abs=1e-14)
+    assert r.se == pytest.approx(se, rel=1e-10)
+
+    relabel = dict(zip(firms, np.random.default_rng(9).permutation([f"z{i:03d}" for i in range(len(firms))])))
+    other = _call(frame.assign(firm_id=frame["firm_id"].map(relabel)), allow_unbalanced_panel=True)
+    assert other.att == pytest.approx(r.att, rel=1e-10) and other.se == pytest.approx(r.se, rel=1e-10)
+    assert other.method == r.method
