@@ -132,8 +132,8 @@ def outcome_frame(sample: pd.DataFrame, outcome: str) -> pd.DataFrame:
     frame = sample[sample[f"log_{outcome}"].notna()].reset_index(drop=True)
     side = next((c for c in ("treated_group", "funded", "cohort") if c in frame.columns), None)
     treated = (frame[side].fillna(0) > 0).astype(int) if side else pd.Series(dtype=int)
-    parts = DERIVED_OUTCOMES.get(outcome, (outcome,))
-    if all(sample[part].isna().all() for part in parts if part in sample.columns):
+    parts = [part for part in DERIVED_OUTCOMES.get(outcome, (outcome,)) if part in sample.columns]
+    if parts and all(sample[part].isna().all() for part in parts):
         raise DesignError(f"panel.csv reports no value of {OUTCOME_LABELS[outcome]} for these firms (the column is empty).")
     for value, label in ((1, "funded"), (0, "comparison")):
         if side and not (treated == value).any():

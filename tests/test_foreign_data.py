@@ -28,7 +28,7 @@ EXPECTED_NOTES = {
                        "Placebo start dates need two years or more before the first project start"],
     "one_call_b_no_nonapplicants": ["holds no application to Linea A",
                                     "no pool to match"],
-    "unbalanced_messy": ["no funded firm has a positive value of R&D expenditure"],
+    "unbalanced_messy": ["panel.csv reports no value of R&D expenditure for these firms (the column is empty)"],
     "near_unit_root_null": [],
     "jtrain": ["holds no application to Linea B", "cannot be clustered by pole", "no pool to match"],
 }

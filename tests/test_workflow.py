@@ -35,7 +35,10 @@ def _check_jsonschema(*paths: Path) -> subprocess.CompletedProcess:
 
 
 def _zizmor(path: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([_tool("zizmor"), "--offline", str(path)], capture_output=True, text=True)
+    """zizmor offline; its output without colour codes (it colours under CI=true)."""
+    done = subprocess.run([_tool("zizmor"), "--offline", str(path)], capture_output=True, text=True)
+    plain = re.compile(r"\x1b\[[0-9;]*m")
+    return subprocess.CompletedProcess(done.args, done.returncode, plain.sub("", done.stdout), plain.sub("", done.stderr))
 
 
 def _load(path: Path = STUDY_WORKFLOW) -> dict:
