@@ -188,6 +188,17 @@ def _unit_constant(name: str, wide: np.ndarray, units: np.ndarray, what: str) ->
     return first
 
 
+def _complete_frame(data, y, time, unit, cohort, covariates, cluster, weights):
+    """The rows with every column used observed, and their wide layout (``_to_wide``)."""
+    if cohort not in data.columns:
+        raise ValueError(f"att_gt: column {cohort!r} not in the data")
+    used = [y, time, unit, *covariates] + [c for c in (weights, cluster) if c]
+    frame = _panel.complete_rows(data, used, "att_gt")
+    if len(frame) == 0:
+        raise ValueError("att_gt: no complete rows")
+    return frame, _to_wide(frame, unit, time)
+
+
 def _cohort_rules(G, keep, tlist, control, anticipation, cohort):
     """R ``did``'s cohort rules for the units ``keep`` with first-treatment periods ``G``
     (0 never): units treated in the first period or before have no pre-period (``early``,
@@ -214,14 +225,8 @@ def _cohort_rules(G, keep, tlist, control, anticipation, cohort):
 def _prepare(data, y, time, unit, cohort, covariates, control, anticipation, cluster, weights,
              balanced_units: np.ndarray | None = None) -> _Panel:
     covariates = list(covariates or [])
-    for column in (cohort,):
-        if column not in data.columns:
-            raise ValueError(f"att_gt: column {column!r} not in the data")
-    used = [y, time, unit, *covariates] + [c for c in (weights, cluster) if c]
-    frame = _panel.complete_rows(data, used, "att_gt")
-    if len(frame) == 0:
-        raise ValueError("att_gt: no complete rows")
-    unit_codes, units, time_codes, tlist, seen = _to_wide(frame, unit, time)
+    frame, (unit_codes, units, time_codes, tlist, seen) = _complete_frame(
+        data, y, time, unit, cohort, covariates, cluster, weights)
     n_all, T = seen.shape
     dropped: dict[str, int] = {}
     # Rule for unbalanced panels (R did, panel=TRUE, allow_unbalanced_panel=FALSE):
@@ -332,13 +337,8 @@ def _prepare_unbalanced(data, y, time, unit, cohort, covariates, control, antici
     have been removed.
     """
     covariates = list(covariates or [])
-    if cohort not in data.columns:
-        raise ValueError(f"att_gt: column {cohort!r} not in the data")
-    used = [y, time, unit, *covariates] + [c for c in (weights, cluster) if c]
-    frame = _panel.complete_rows(data, used, "att_gt")
-    if len(frame) == 0:
-        raise ValueError("att_gt: no complete rows")
-    unit_codes, units, time_codes, tlist, seen = _to_wide(frame, unit, time)
+    frame, (unit_codes, units, time_codes, tlist, seen) = _complete_frame(
+        data, y, time, unit, cohort, covariates, cluster, weights)
     n_all, T = seen.shape
     dropped: dict[str, int] = {}
     g_raw = frame[cohort].to_numpy(float, na_value=np.nan)
