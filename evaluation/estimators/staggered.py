@@ -199,6 +199,24 @@ def _complete_frame(data, y, time, unit, cohort, covariates, cluster, weights):
     return frame, _to_wide(frame, unit, time)
 
 
+def _unit_columns(frame, cohort, weights, cluster, unit_codes, units, time_codes, T):
+    """Per-unit cohort (0 for never treated or missing), weights (1 without) and cluster
+    codes (None without), each checked to be constant within units."""
+    n_all = len(units)
+    g_raw = frame[cohort].to_numpy(float, na_value=np.nan)
+    g_raw = np.where(np.isnan(g_raw), 0.0, g_raw)
+    G = _unit_constant(cohort, _wide(g_raw, unit_codes, time_codes, n_all, T, "C"), units, "cohort")
+    w = np.ones(n_all)
+    if weights:
+        w_wide = _wide(_panel.check_weights(frame, weights), unit_codes, time_codes, n_all, T, "C")
+        w = _unit_constant(weights, w_wide, units, "weights")
+    cl = None
+    if cluster:
+        cl_codes = pd.factorize(frame[cluster], sort=True)[0].astype(float)
+        cl = _unit_constant(cluster, _wide(cl_codes, unit_codes, time_codes, n_all, T, "C"), units, "cluster")
+    return G, w, cl
+
+
 def _cohort_rules(G, keep, tlist, control, anticipation, cohort):
     """R ``did``'s cohort rules for the units ``keep`` with first-treatment periods ``G``
     (0 never): units treated in the first period or before have no pre-period (``early``,
@@ -243,19 +261,8 @@ def _prepare(data, y, time, unit, cohort, covariates, control, anticipation, clu
             UnbalancedPanelWarning,
             stacklevel=3,
         )
-    g_raw = frame[cohort].to_numpy(float, na_value=np.nan)
-    g_raw = np.where(np.isnan(g_raw), 0.0, g_raw)
-    G = _unit_constant(cohort, _wide(g_raw, unit_codes, time_codes, n_all, T, "C"), units, "cohort")
+    G, w, cl = _unit_columns(frame, cohort, weights, cluster, unit_codes, units, time_codes, T)
     Y = _wide(frame[y].to_numpy(float), unit_codes, time_codes, n_all, T)
-    w = np.ones(n_all)
-    if weights:
-        w_wide = _wide(_panel.check_weights(frame, weights), unit_codes, time_codes, n_all, T, "C")
-        w = _unit_constant(weights, w_wide, units, "weights")
-    cl = None
-    if cluster:
-        cl_codes = pd.factorize(frame[cluster], sort=True)[0].astype(float)
-        cl = _unit_constant(cluster, _wide(cl_codes, unit_codes, time_codes, n_all, T, "C"), units,
-                            "cluster")
     X = None
     x_invariant = True
     if covariates:
@@ -341,18 +348,7 @@ def _prepare_unbalanced(data, y, time, unit, cohort, covariates, control, antici
         data, y, time, unit, cohort, covariates, cluster, weights)
     n_all, T = seen.shape
     dropped: dict[str, int] = {}
-    g_raw = frame[cohort].to_numpy(float, na_value=np.nan)
-    g_raw = np.where(np.isnan(g_raw), 0.0, g_raw)
-    G = _unit_constant(cohort, _wide(g_raw, unit_codes, time_codes, n_all, T, "C"), units, "cohort")
-    w = np.ones(n_all)
-    if weights:
-        w_wide = _wide(_panel.check_weights(frame, weights), unit_codes, time_codes, n_all, T, "C")
-        w = _unit_constant(weights, w_wide, units, "weights")
-    cl = None
-    if cluster:
-        cl_codes = pd.factorize(frame[cluster], sort=True)[0].astype(float)
-        cl = _unit_constant(cluster, _wide(cl_codes, unit_codes, time_codes, n_all, T, "C"), units,
-                            "cluster")
+    G, w, cl = _unit_columns(frame, cohort, weights, cluster, unit_codes, units, time_codes, T)
     # The cohort rules of _prepare (and R did), applied before the balance check.
     G = np.where(G > tlist[-1], 0.0, G)
     early, period_keep, glist = _cohort_rules(G, np.ones(n_all, bool), tlist, control, anticipation, cohort)
