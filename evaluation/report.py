@@ -116,7 +116,10 @@ def not_estimable_markdown(reason: str) -> str:
     """The note that stands in the report where a table or figure cannot be made."""
     reason = reason.strip()
     if reason:
-        reason = reason[0].upper() + reason[1:] + ("" if reason[-1] in ".!?" else ".")
+        first = reason.split()[0]
+        if first.isalpha() and first.islower():  # not a file or column name such as applications.csv
+            reason = reason[0].upper() + reason[1:]
+        reason += "" if reason[-1] in ".!?" else "."
     return f"::: {{.callout-note}}\n**Not estimable with these data.** {reason}\n:::\n"
 
 

@@ -77,6 +77,7 @@ def test_banner_comes_from_dataset_json():
 def test_not_estimable_note():
     assert not_estimable_markdown("the panel has one year") == (
         "::: {.callout-note}\n**Not estimable with these data.** The panel has one year.\n:::\n")
+    assert "** applications.csv holds" in not_estimable_markdown("applications.csv holds no application")
 
 
 def test_cost_per_job_is_hedged_when_the_employment_interval_includes_zero():
