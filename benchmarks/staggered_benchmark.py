@@ -1,4 +1,4 @@
-"""att_gt speed and peak memory: evaluation.estimators.att_gt vs the Python peers.
+"""att_gt speed and peak memory: evaluation.methods.estimators.att_gt vs the Python peers.
 
 Model: Callaway-Sant'Anna ATT(g,t), doubly robust (DRDID's ``drdid_panel``), one
 time-invariant covariate ``x``, never-treated controls, varying base period; analytic
@@ -87,7 +87,7 @@ def run_engine(engine: str, data_path: str, n_boot: int) -> dict:
     boot = n_boot > 0
     if engine == "evaluation":
         sys.path.insert(0, str(HERE.parent))
-        from evaluation.estimators import att_gt
+        from evaluation.methods.estimators import att_gt
 
         res = att_gt(frame, "y", "period", "unit", "cohort", covariates=["x"], method="dr",
                      n_boot=n_boot, seed=1)
@@ -145,7 +145,7 @@ def run_engine(engine: str, data_path: str, n_boot: int) -> dict:
 def _import(engine: str) -> None:
     if engine == "evaluation":
         sys.path.insert(0, str(HERE.parent))
-        import evaluation.estimators  # noqa: F401
+        import evaluation.methods.estimators  # noqa: F401
     else:
         import importlib
 

@@ -1,4 +1,4 @@
-"""TWFE speed and peak memory: evaluation.estimators.twfe vs pyfixest vs linearmodels.
+"""TWFE speed and peak memory: evaluation.methods.estimators.twfe vs pyfixest vs linearmodels.
 
 Model: y ~ x1 + x2 with unit and period effects, standard errors clustered by unit
 (CR1 here, CRV1 in pyfixest, clustered in linearmodels). Each engine runs in its own
@@ -58,7 +58,7 @@ def run_engine(engine: str, data_path: str) -> dict:
     start = time.perf_counter()
     if engine == "evaluation":
         sys.path.insert(0, str(HERE.parent))
-        from evaluation.estimators import twfe
+        from evaluation.methods.estimators import twfe
 
         result = twfe(frame, y="y", regressors=["x1", "x2"], unit="unit", time="period", vcov="CR1")
         coef, se = result.table["estimate"], result.table["se"]

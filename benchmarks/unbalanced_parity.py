@@ -1,6 +1,6 @@
-"""Unbalanced-panel att_gt: evaluation.estimators.att_gt against moderndid (a Python port of R did).
+"""Unbalanced-panel att_gt: evaluation.methods.estimators.att_gt against moderndid (a Python port of R did).
 
-Data: ``tests/reference/mpdta.csv`` with a deterministic 15% of its rows dropped
+Data: ``tests/methods/reference/mpdta.csv`` with a deterministic 15% of its rows dropped
 (``numpy.random.default_rng(20240607).random(n) < 0.15``), so units have gaps, late
 entries and early exits. Both sides estimate every ATT(g,t) with the unbalanced-panel
 estimator (R did's ``allow_unbalanced_panel = TRUE``): ``est_method`` dr, ipw and reg;
@@ -16,8 +16,8 @@ panel's outcome tensor, which it did not build), so the equivalent call is used.
 
 moderndid is not a project dependency: it lives in its own virtualenv (default
 ``/tmp/peer-venvs/moderndid``, created on first use with ``benchmarks/peers.py``). The
-peer's numbers are written to ``tests/reference/moderndid_<version>_mpdta_unbalanced_attgt.csv``
-(the reference of ``tests/test_staggered_unbalanced.py``), and the largest absolute
+peer's numbers are written to ``tests/methods/reference/moderndid_<version>_mpdta_unbalanced_attgt.csv``
+(the reference of ``tests/methods/test_staggered_unbalanced.py``), and the largest absolute
 differences to ours are printed. Run from the repository root with the project's interpreter:
 
     .venv/bin/python benchmarks/unbalanced_parity.py [--venv /tmp/peer-venvs/moderndid]
@@ -88,7 +88,7 @@ def run_peer(python: Path, data: pd.DataFrame) -> tuple[str, pd.DataFrame]:
 
 def ours(data: pd.DataFrame) -> pd.DataFrame:
     sys.path.insert(0, str(ROOT))
-    from evaluation.estimators import att_gt
+    from evaluation.methods.estimators import att_gt
 
     rows = []
     for method in METHODS:

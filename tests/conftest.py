@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from evaluation.synthetic import generate
+from evaluation.data.synthetic import generate
 
 ROOT = Path(__file__).resolve().parents[1]
 

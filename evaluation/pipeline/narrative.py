@@ -1,0 +1,412 @@
+"""The report's data-dependent sentences, written by rule from the runs' results.
+
+Every paragraph of ``reports/report.qmd`` whose truth depends on the data is a
+snippet made here (``generated/text/<name>.md``) from ``results.json``: the headline
+numbers of each run and, where a run could not estimate something, its
+``not_estimable`` reason. A rule decides each qualitative word ("most of the gap",
+"includes zero", "no job created"), so the text stays true of any data that meet
+the contract; what is missing is said to be missing, with the reason.
+
+Run ids follow ``study.yml``: ``overview_all``, ``first_did_linea_a``,
+``main_unsuccessful``, ``heterogeneity_linea_a``, ``robustness_linea_a``,
+``observatory_all``, ...; a run absent from the grid is reported as such.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Callable
+
+LINES = ("A", "B")
+GROUPS = {"unsuccessful": "unsuccessful applicants", "matched": "matched non-applicants", "not_yet": "not-yet-treated funded firms"}
+OUTCOMES = {"turnover_eur": "turnover", "employees": "employment"}
+MOST = 0.5
+"""Share of the naive post-period gap that the pre-start gap must reach for the text
+to call most of the naive gap selection."""
+
+
+def format_number(value: Any) -> str:
+    """How a number appears in the report: ints with thousands separators, floats as
+    stored (notebooks round them to their reporting precision), booleans as yes/no."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (int, float)):
+        return f"{value:,}"
+    return str(value)
+
+
+class Results:
+    """Read access to the study's ``results.json`` by run and dotted key."""
+
+    def __init__(self, results: dict):
+        self.runs = results.get("runs", {})
+
+    def has(self, run: str) -> bool:
+        return run in self.runs
+
+    def get(self, run: str, key: str = "") -> Any:
+        """Headline value at ``key`` (dotted), or None when absent."""
+        value: Any = self.runs.get(run, {}).get("headline", {})
+        for part in filter(None, key.split(".")):
+            if not isinstance(value, dict) or part not in value:
+                return None
+            value = value[part]
+        return value
+
+    def number(self, run: str, key: str, default: Any = None) -> Any:
+        return self.runs.get(run, {}).get("numbers", {}).get(key, default)
+
+    def why_not(self, run: str, output: str) -> str:
+        """Why ``output`` of ``run`` is missing: the run's own reason, or the grid's."""
+        if run not in self.runs:
+            return f"this study's grid has no run {run}"
+        reason = self.runs[run].get("not_estimable", {}).get(output)
+        return reason or "not produced"
+
+
+def pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{format_number(value)}%"
+
+
+def interval(entry: dict) -> str:
+    return f"{pct(entry['pct'])} (95% interval {pct(entry['ci_low_pct'])} to {pct(entry['ci_high_pct'])})"
+
+
+def significance(entry: dict) -> str:
+    """By rule: whether the 95% interval excludes zero, and on which side."""
+    if entry["ci_low_pct"] > 0:
+        return "above zero"
+    if entry["ci_high_pct"] < 0:
+        return "below zero"
+    return "an interval that includes zero"
+
+
+def _line_run(prefix: str, line: str) -> str:
+    return f"{prefix}_linea_{line.lower()}"
+
+
+def lines_in_data(r: Results) -> list[str]:
+    """Calls with applications, from the overview's counts (both when it did not run)."""
+    if not r.has("overview_all"):
+        return list(LINES)
+    return [line for line in LINES if (r.get("overview_all", f"linea_{line.lower()}.submitted") or 0) > 0]
+
+
+def not_estimable(what: str, reason: str) -> str:
+    reason = reason.strip().rstrip(".")
+    return f"{what}: not estimable with these data ({reason[0].lower() + reason[1:] if reason else 'no reason given'})."
+
+
+# --------------------------------------------------------------------------- #
+# Snippets                                                                     #
+# --------------------------------------------------------------------------- #
+
+
+def summary_data(r: Results) -> str:
+    o = "overview_all"
+    if not r.has(o):
+        return "The data overview is not part of this study's grid."
+    text = (f"The data hold {format_number(r.get(o, 'members'))} pole members and a panel of "
+            f"{format_number(r.get(o, 'enterprises_in_panel'))} enterprises observed from {r.get(o, 'first_year')} "
+            f"to {r.get(o, 'last_year')}.")
+    for line in LINES:
+        call = r.get(o, f"linea_{line.lower()}")
+        if not call or not call.get("submitted"):
+            text += f" The data hold no application to Linea {line}."
+            continue
+        text += (f" Linea {line} funded {format_number(call['funded'])} of {format_number(call['submitted'])} projects "
+                 f"({format_number(call['firms_funded'])} firms, {format_number(call['grants_m_eur'])} M EUR of grants).")
+    return text
+
+
+def summary_first(r: Results) -> str:
+    items = []
+    for line in LINES:
+        run = _line_run("first_did", line)
+        head = r.get(run)
+        if line not in lines_in_data(r):
+            items.append(f"- **Linea {line}**: the data hold no application to this call.")
+            continue
+        if not head or "n_funded" not in head:
+            items.append(f"- **Linea {line}**: " + not_estimable("the first comparison", r.why_not(run, "estimates")))
+            continue
+        effects = [f"{OUTCOMES[o]} {interval({'pct': head[o]['twfe_pct'], 'ci_low_pct': head[o]['twfe_ci_low_pct'], 'ci_high_pct': head[o]['twfe_ci_high_pct']})}"
+                   for o in OUTCOMES if o in head]
+        items.append(f"- **Linea {line}** ({format_number(head['n_funded'])} funded, "
+                     f"{format_number(head['n_unsuccessful'])} unsuccessful applicants): " + "; ".join(effects) + ".")
+    text = ("First results compare funded firms with applicants whose projects were not funded, with two-way "
+            "fixed effects for firm and year (95% intervals clustered by firm):\n\n" + "\n".join(items))
+    selection = [s for s in (selection_sentence(r, line) for line in LINES) if s]
+    truth = [f"{pct(r.get(_line_run('first_did', line), 'turnover_eur.truth_pct'))} (Linea {line})" for line in LINES
+             if r.get(_line_run("first_did", line), "turnover_eur.truth_pct") is not None]
+    if selection:
+        text += "\n\n" + " ".join(selection)
+    if truth:
+        text += ("\n\nThese synthetic data carry their true effect; on turnover it is " + " and ".join(truth)
+                 + " on average over the funded firm-years.")
+    return text
+
+
+def selection_sentence(r: Results, line: str) -> str:
+    """The naive post-start gap set beside the pre-start gap, with the verdict by rule
+    (both gaps in log points): with no positive naive gap there is nothing to explain;
+    "most of the naive gap" is selection when the pre-start gap is at least ``MOST`` of
+    it, "part" when it is positive but smaller, and neither when it is not positive."""
+    run = _line_run("first_did", line)
+    naive, gap, did = r.get(run, "turnover_eur.naive_pct"), r.get(run, "pre_gap_log_turnover"), r.get(run, "turnover_eur.twfe_pct")
+    if naive is None or did is None:
+        return ""
+    text = (f"In Linea {line} a naive comparison of turnover after the start would report {pct(naive)}, "
+            f"against {pct(did)} by difference in differences")
+    employment = r.get(run, "employees.naive_pct")
+    if employment is not None:
+        text += f" (employment: {pct(employment)} naive, {pct(r.get(run, 'employees.twfe_pct'))} by difference in differences)"
+    if gap is None:
+        return text + "."
+    naive_log = math.log1p(naive / 100)
+    if naive_log <= 0:
+        verdict = "funded firms show no turnover advantage after the start even before any adjustment"
+    elif gap >= naive_log:
+        verdict = "the whole naive gap, and more, was already there before the start: selection, not effect"
+    elif gap >= MOST * naive_log:
+        verdict = "most of the naive gap was already there before the start: selection, not effect"
+    elif gap > 0:
+        verdict = "part of the naive gap was already there before the start"
+    else:
+        verdict = "the naive gap was not there before the start"
+    return text + (f"; before the start funded firms' mean log turnover differed from unsuccessful applicants' by "
+                   f"{format_number(gap)} log points, and {verdict}.")
+
+
+def summary_main(r: Results) -> str:
+    run = "main_unsuccessful"
+    parts = []
+    for line in lines_in_data(r):
+        entry = r.get(run, f"linea_{line.lower()}.turnover_eur")
+        if entry and "pct" in entry:
+            parts.append(f"Linea {line}: {interval(entry)}, {significance(entry)}")
+        else:
+            reason = (entry or {}).get("not_estimable") or r.number(run, "not_estimable_lines", {}).get(line) or r.why_not(run, "estimates")
+            parts.append(not_estimable(f"Linea {line}", reason).rstrip("."))
+    text = ("The main specification, Callaway and Sant'Anna's doubly robust estimator against unsuccessful "
+            "applicants, which allows effects to differ by start year and over time, gives these turnover effects: "
+            + "; ".join(parts) + ".")
+    diff = r.get(run, "difference_p")
+    if diff:
+        text += (" The test of equal effects for newcomers and insiders has p = "
+                 + " and ".join(f"{format_number(p)} for {OUTCOMES[o]}" for o, p in diff.items() if o in OUTCOMES) + ".")
+    costs = [cost_sentence(r, line) for line in lines_in_data(r) if r.has(_line_run("heterogeneity", line))]
+    return text + (" " + " ".join(costs) if costs else "")
+
+
+def cost_sentence(r: Results, line: str) -> str:
+    run = _line_run("heterogeneity", line)
+    head = r.get(run)
+    if not head or "employment_pct" not in head:
+        return not_estimable(f"Cost per job in Linea {line}", r.why_not(run, "cost_per_job"))
+    if head.get("cost_per_job_eur") is None:
+        text = (f"In Linea {line} the employment effect is {pct(head['employment_pct'])}, not above zero: "
+                "no job was created at the point estimate, so there is no cost per job")
+        if head.get("cost_ci_low") is not None:  # the effect's interval reaches above zero
+            text += f"; the effect's 95% interval allows costs from {format_number(head['cost_ci_low'])} EUR per job upward"
+        return text + "."
+    if r.number(run, "cost_ci_unbounded"):  # the employment interval reaches zero: no job is certain
+        return (f"In Linea {line} the employment effect of {pct(head['employment_pct'])}, whose 95% interval includes "
+                f"zero, would amount to about {format_number(head['jobs'])} annual work units at about "
+                f"{format_number(head['cost_per_job_eur'])} EUR of grants per job (95% interval "
+                f"{format_number(head['cost_ci_low'])} EUR to unbounded).")
+    return (f"In Linea {line} the employment effect of {pct(head['employment_pct'])} amounts to about "
+            f"{format_number(head['jobs'])} annual work units; each job created cost about "
+            f"{format_number(head['cost_per_job_eur'])} EUR of grants (95% interval {format_number(head['cost_ci_low'])} EUR "
+            f"to {format_number(head['cost_ci_high'])} EUR).")
+
+
+def programme_match(r: Results) -> str:
+    if not r.has("overview_all"):
+        return ""
+    return (f"The same figures recomputed from the study's data ({format_number(r.get('overview_all', 'figures_matching'))} "
+            f"of {format_number(r.get('overview_all', 'figures_total'))} match):")
+
+
+def main_table(r: Results) -> str:
+    """The percent table of the main estimator: comparison groups x calls."""
+    truth = any(r.get(f"main_{g}", f"linea_{line.lower()}.{o}.truth_pct") is not None
+                for g in GROUPS for line in LINES for o in OUTCOMES)
+    header = ["comparison group", "call", "turnover, %", "95% interval", "employment, %", "95% interval"]
+    if truth:
+        header.append("true turnover / employment, %")
+    rows = []
+    for group, label in GROUPS.items():
+        run = f"main_{group}"
+        for line in lines_in_data(r):
+            cells = [label, f"Linea {line}"]
+            reason = None
+            for o in OUTCOMES:
+                entry = r.get(run, f"linea_{line.lower()}.{o}")
+                if entry and "pct" in entry:
+                    cells += [format_number(entry["pct"]), f"{format_number(entry['ci_low_pct'])} to {format_number(entry['ci_high_pct'])}"]
+                else:
+                    reason = (entry or {}).get("not_estimable") or r.number(run, "not_estimable_lines", {}).get(line) or r.why_not(run, "estimates")
+                    cells += ["not estimable", ""]
+            if truth:
+                values = [r.get(run, f"linea_{line.lower()}.{o}.truth_pct") for o in OUTCOMES]
+                cells.append(" / ".join("n/a" if v is None else format_number(v) for v in values))
+            rows.append((cells, reason))
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(":---" if i < 2 else "---:" for i in range(len(header))) + "|"]
+    lines += ["| " + " | ".join(cells) + " |" for cells, _ in rows]
+    notes = sorted({f"{cells[0]}, {cells[1]}: {reason}" for cells, reason in rows if reason})
+    text = "\n".join(lines) + "\n\n: Main results: effect of funding on turnover and employment (percent, Callaway-Sant'Anna doubly robust), by comparison group and call\n"
+    if notes:
+        text += "\nNot estimable with these data: " + "; ".join(notes) + "\n"
+    return text
+
+
+def line_differences(r: Results) -> str:
+    parts = []
+    for group, label in GROUPS.items():
+        diff = r.get(f"main_{group}", "difference_p")
+        if diff:
+            parts.append(f"against {label} " + " and ".join(f"{format_number(p)} ({OUTCOMES[o]})" for o, p in diff.items() if o in OUTCOMES))
+    if not parts:
+        return not_estimable("The difference between the calls", r.why_not("main_unsuccessful", "line_difference"))
+    return "The p-values of the test of equal effects are " + "; ".join(parts) + "."
+
+
+def cost_effectiveness(r: Results) -> str:
+    parts = []
+    for line in lines_in_data(r):
+        run = _line_run("heterogeneity", line)
+        per_100k = r.get(run, "per_100k_turnover_pct")
+        if per_100k is not None:
+            parts.append(f"Each extra 100,000 EUR of grant is associated with a change in turnover of {pct(per_100k)} in Linea {line} "
+                          "(a dose-response line through zero; it compares firms with larger and smaller grants, which differ in other ways too).")
+        elif r.has(run):
+            parts.append(not_estimable(f"The effect per 100,000 EUR in Linea {line}", r.why_not(run, "intensity")))
+        if r.has(run):
+            parts.append(cost_sentence(r, line))
+    return " ".join(parts)
+
+
+def pole_clustering(r: Results) -> str:
+    parts = []
+    for line in lines_in_data(r):
+        run = _line_run("heterogeneity", line)
+        if not r.has(run):
+            continue
+        firm_p, wild_p, poles = r.get(run, "firm_p_turnover"), r.get(run, "wild_p_turnover"), r.get(run, "n_poles")
+        if wild_p is None:
+            parts.append(not_estimable(f"Clustering by pole in Linea {line}", r.why_not(run, "pole_clustering")))
+            continue
+        verdict = ("the two agree on significance at 5%" if (firm_p < 0.05) == (wild_p < 0.05)
+                   else "significance at 5% depends on the clustering")
+        parts.append(f"For the turnover effect in Linea {line} the firm-clustered p-value is {format_number(firm_p)} and the "
+                     f"wild bootstrap by pole ({format_number(poles)} poles) gives {format_number(wild_p)}: {verdict}.")
+    return ("With few poles, p-values clustered by pole need the wild cluster bootstrap. " + " ".join(parts)) if parts else ""
+
+
+def robustness(r: Results) -> str:
+    parts = []
+    for line in lines_in_data(r):
+        run = _line_run("robustness", line)
+        if not r.has(run):
+            continue
+        p = r.get(run, "pretest_p")
+        if p is None:
+            parts.append(not_estimable(f"The pre-test in Linea {line}", r.why_not(run, "pretrend")))
+        else:
+            verdict = "rejects" if p < 0.05 else "does not reject"
+            parts.append(f"in Linea {line} R `did`'s pre-test of the pre-period effects has p = {format_number(p)} and "
+                         f"{verdict} parallel pre-trends at 5%.")
+    return "How far can the main numbers be trusted? " + " ".join(s[0].upper() + s[1:] for s in parts) if parts else ""
+
+
+def sensitivity(r: Results) -> str:
+    words = {"not_significant": "none (the effect is not significant even under exact parallel trends)",
+             "beyond_range": "beyond the range searched"}
+    parts = []
+    for line in lines_in_data(r):
+        run = _line_run("robustness", line)
+        if not r.has(run):
+            continue
+        status = r.number(run, "breakdown_status", {})
+        if not status:
+            parts.append(not_estimable(f"HonestDiD in Linea {line}", r.why_not(run, "honestdid")))
+            continue
+        values = []
+        for key, symbol in (("rm", "M-bar"), ("sd", "M")):
+            if key in status:
+                value = r.get(run, f"breakdown_{key}")
+                values.append(f"{symbol} = {format_number(value)}" if status[key] == "value" else f"{symbol}: {words[status[key]]}")
+        if "sd" not in status:
+            values.append("M: not computed (smoothness bounds need two pre-period estimates besides the reference year)")
+        parts.append(f"In Linea {line} the breakdown values of the first post-period effect are " + ", ".join(values) + ".")
+    return " ".join(parts)
+
+
+def observatory(r: Results) -> str:
+    run = "observatory_all"
+    if not r.has(run):
+        return ""
+    return (f"{format_number(r.get(run, 'testable'))} of its {format_number(r.get(run, 'points'))} points could be confronted "
+            f"with data of this kind, and {format_number(r.get(run, 'estimable'))} with these data; for the others the "
+            "tables say which data would make them testable or why these data do not.")
+
+
+def pilots(r: Results) -> str:
+    run = "observatory_all"
+    if not r.has(run):
+        return ""
+    head = r.get(run)
+    if head.get("accelerator_mde_pct") is None:
+        return not_estimable("The power analysis", r.why_not(run, "pilot_plan"))
+
+    def needed(key: str) -> str:
+        return "more than 10,000" if head.get(key) is None else format_number(head[key])
+
+    return (f"For the economic-performance indicator, an evaluation that compares participants with four comparison "
+            f"firms each, controlling for pre-call turnover (ANCOVA), would detect a turnover effect of "
+            f"{pct(head['accelerator_mde_pct'])} (accelerator) or {pct(head['meet_corporates_mde_pct'])} "
+            f"(\"meet the corporates\") with three calls of {format_number(head['participants_per_call'])} participants; "
+            f"detecting {format_number(head['target_percent'])}% needs about {needed('accelerator_needed')} and "
+            f"{needed('meet_corporates_needed')} participants per call.")
+
+
+def validation(r: Results) -> str:
+    counts = [(label, r.get(f"main_{g}", "covered"), r.get(f"main_{g}", "estimates")) for g, label in GROUPS.items()]
+    known = [(label, c, n) for label, c, n in counts if c is not None]
+    if not known:
+        return ("These data carry no known true effect (`truth.csv`), so the estimates cannot be checked against it "
+                "here. The estimators are validated against R and against simulated truths in the test suite "
+                "(`tests/`, `tests/methods/montecarlo/`).")
+    return ("On synthetic data with `truth.csv` the true effect of every funded firm in every year is known, so each "
+            "estimate above can be set beside the average true effect over the same funded firm-years (the `truth` "
+            "columns). The 95% intervals contain the truth in "
+            + ", ".join(f"{format_number(c)} of {format_number(n)} estimates against {label}" for label, c, n in known)
+            + ". One draw says little about coverage; the Monte Carlo over seeds (`tests/study/montecarlo/study_validation.py`, "
+            "recorded in `tests/study/montecarlo/RESULTS_study.md`) reports bias and coverage of each specification.")
+
+
+SNIPPETS: dict[str, Callable[[Results], str]] = {
+    "summary_data": summary_data,
+    "summary_first": summary_first,
+    "summary_main": summary_main,
+    "programme_match": programme_match,
+    "main_table": main_table,
+    "line_differences": line_differences,
+    "cost_effectiveness": cost_effectiveness,
+    "pole_clustering": pole_clustering,
+    "robustness": robustness,
+    "sensitivity": sensitivity,
+    "observatory": observatory,
+    "pilots": pilots,
+    "validation": validation,
+}
+
+
+def write_text_snippets(results: dict, out_dir: Path) -> None:
+    """Write ``<name>.md`` for every snippet of ``SNIPPETS`` into ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    r = Results(results)
+    for name, make in SNIPPETS.items():
+        (out_dir / f"{name}.md").write_text(make(r).strip() + "\n", encoding="utf-8")

@@ -1,0 +1,307 @@
+"""Report assembly and rendering.
+
+Assembly reads only the runs' outputs (``results.json``, CSV tables, PNG figures) and
+writes, into a staging copy of the Quarto project:
+
+* ``_variables.yml``: every headline number, for Quarto's ``{{< var run.key >}}``;
+* ``reports/generated/<run>/<table>.md`` and ``<figure>.md``: tables and figures as
+  Markdown snippets for ``{{< include ... >}}``;
+* ``reports/generated/provenance.md``: git SHA, data sha256, package versions,
+  parameters, seeds and the rendering engine.
+
+Rendering uses ``quarto render`` when ``quarto`` is on PATH, otherwise the offline
+path (``evaluation.pipeline.render``: pandoc -> HTML, pandoc -> typst -> PDF). The
+finished folder (``report.html``, ``report.pdf``, ``results.json``) replaces
+``reports/_output/`` in one move, so a failure leaves the last good report in place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import re
+import shutil
+import subprocess
+import tempfile
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import yaml
+
+from evaluation.pipeline import narrative, render
+from evaluation.pipeline.atomic import KEY_FILE, replace_dir
+from evaluation.pipeline.narrative import format_number
+
+if TYPE_CHECKING:
+    from evaluation.data.contract import StudyData
+    from evaluation.pipeline.config import StudyConfig
+    from evaluation.pipeline.runs import Run
+
+REPORT_NAME = "report"
+PACKAGES = (
+    "numpy", "scipy", "pandas", "statsmodels", "linearmodels", "pandera", "pydantic",
+    "papermill", "ipykernel", "matplotlib", "seaborn", "pypandoc-binary", "typst",
+)
+
+
+def collect_results(config: StudyConfig, data: StudyData, runs: list[Run]) -> dict:
+    """The study's ``results.json``: every run's results and the headline numbers."""
+    run_results = {run.id: run.results for run in runs}
+    return {
+        "study": config.title,
+        "synthetic": bool(data.dataset.get("synthetic")),
+        "data": {"name": data.dataset.get("name"), "sha256": data.data_hash, "files": data.sha256},
+        "headline": {rid: res.get("headline", {}) for rid, res in run_results.items()},
+        "runs": run_results,
+    }
+
+
+def headline_variables(results: dict) -> dict:
+    """Nested mapping run -> key -> formatted string, for ``{{< var run.key >}}``."""
+
+    def fmt(tree: Any) -> Any:
+        return {k: fmt(v) for k, v in tree.items()} if isinstance(tree, dict) else format_number(tree)
+
+    return fmt(results["headline"])
+
+
+def flatten_headline(results: dict) -> dict[str, Any]:
+    """``{"run.key.sub": value}`` for every headline number (used by tests and checks)."""
+    flat: dict[str, Any] = {}
+
+    def walk(prefix: str, tree: Any) -> None:
+        if isinstance(tree, dict):
+            for key, value in tree.items():
+                walk(f"{prefix}.{key}" if prefix else key, value)
+        else:
+            flat[prefix] = tree
+
+    walk("", results["headline"])
+    return flat
+
+
+def format_cell(value: Any) -> str:
+    """A table cell: blank for missing, whole floats without decimals, else ``format_number``."""
+    if pd.isna(value):
+        return ""
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and value.is_integer() and abs(value) >= 1:
+        value = int(value)
+    return format_number(value)
+
+
+def table_markdown(frame: pd.DataFrame, caption: str) -> str:
+    """A pipe table with a caption line, readable by both Quarto and pandoc; numeric
+    columns are right-aligned."""
+    headers = [str(c) for c in frame.columns]
+    numeric = [pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns]
+    # Text columns print as they are (a year in a mixed column stays "2017", not "2,017").
+    cells = [[format_cell(v) if num else ("" if pd.isna(v) else str(v)) for v, num in zip(row, numeric)]
+             for row in frame.itertuples(index=False)]
+    align = "|" + "|".join("---:" if num else ":---" for num in numeric) + "|"
+    lines = ["| " + " | ".join(headers) + " |", align, *("| " + " | ".join(r) + " |" for r in cells)]
+    return "\n".join([*lines, "", f": {caption}", ""])
+
+
+def figure_markdown(path: str, caption: str, alt: str) -> str:
+    alt = alt.replace('"', "'")
+    return f'![{caption}]({path}){{fig-alt="{alt}" width="90%"}}\n'
+
+
+def not_estimable_markdown(reason: str) -> str:
+    """The note that stands in the report where a table or figure cannot be made."""
+    reason = reason.strip()
+    if reason:
+        first = reason.split()[0]
+        if first.isalpha() and first.islower():  # not a file or column name such as applications.csv
+            reason = reason[0].upper() + reason[1:]
+        reason += "" if reason[-1] in ".!?" else "."
+    return f"::: {{.callout-note}}\n**Not estimable with these data.** {reason}\n:::\n"
+
+
+INCLUDE = re.compile(r"\{\{<\s*include\s+(generated/[^\s>]+)\s*>\}\}")
+
+
+def fill_missing_includes(source: Path, run_ids: list[str]) -> None:
+    """Give every ``{{< include generated/... >}}`` of ``source`` that no run produced a
+    note saying why, so that a study grid without some run still renders."""
+    for relative in INCLUDE.findall(source.read_text(encoding="utf-8")):
+        target = source.parent / relative
+        if target.exists():
+            continue
+        parts = Path(relative).parts
+        run_id = parts[1] if len(parts) > 2 else None
+        why = (f"This study's grid (study.yml) has no run `{run_id}`." if run_id and run_id not in run_ids
+               else f"Run `{run_id}` did not produce `{Path(relative).stem}`.")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(f"::: {{.callout-note}}\n**Not available.** {why}\n:::\n", encoding="utf-8")
+
+
+def write_generated(results: dict, runs: list[Run], generated: Path) -> None:
+    """Tables, figures and not-estimable notes of every run as include-able Markdown snippets."""
+    for run in runs:
+        run_out = generated / run.id
+        run_out.mkdir(parents=True, exist_ok=True)
+        res = results["runs"][run.id]
+        for key, reason in res.get("not_estimable", {}).items():
+            (run_out / f"{key}.md").write_text(not_estimable_markdown(reason), encoding="utf-8")
+        for key, table in res.get("tables", {}).items():
+            frame = pd.read_csv(run.folder / table["file"], keep_default_na=False, na_values=[""])
+            (run_out / f"{key}.md").write_text(table_markdown(frame, table["caption"]), encoding="utf-8")
+        for key, fig in res.get("figures", {}).items():
+            shutil.copyfile(run.folder / fig["file"], run_out / fig["file"])
+            rel = f"generated/{run.id}/{fig['file']}"
+            (run_out / f"{key}.md").write_text(figure_markdown(rel, fig["caption"], fig["alt"]), encoding="utf-8")
+
+
+def data_banner(dataset: dict) -> str:
+    """The notice at the top of the report, from ``dataset.json`` alone: a warning box
+    when the data are synthetic (with the generator and seed only when the file names
+    them), else a note with the data set's name and description."""
+    name, description = dataset.get("name"), str(dataset.get("description", "")).strip()
+    if dataset.get("synthetic"):
+        made_by = ""
+        if dataset.get("generator"):
+            made_by = f", made by `{dataset['generator']}`" + (f" with seed {dataset['seed']}" if dataset.get("seed") is not None else "")
+        return (
+            "::: {.callout-warning}\n"
+            f"**Synthetic data.** Every number in this report comes from synthetic data (`{name}`{made_by}). "
+            + (f"{description} " if description else "")
+            + "They illustrate the method and say nothing about real firms or the real effect of the programme.\n"
+            ":::\n"
+        )
+    return f"::: {{.callout-note}}\n**Data:** {name}. {description}\n:::\n"
+
+
+def git_revision(root: Path) -> str:
+    """``HEAD``'s SHA, with ``+dirty`` when tracked files differ from it."""
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return sha + ("+dirty" if dirty else "")
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def provenance(config: StudyConfig, data: StudyData, runs: list[Run], engine: str, root: Path) -> dict:
+    return {
+        "git": git_revision(root),
+        "data_dir": str(config.data.dir.relative_to(root) if config.data.dir.is_relative_to(root) else config.data.dir),
+        "data_sha256": data.data_hash,
+        "data_files": data.sha256,
+        "synthetic": bool(data.dataset.get("synthetic")),
+        "generator_seed": data.dataset.get("seed"),
+        "packages": package_versions(),
+        "kernel": config.execution.kernel,
+        "runs": {run.id: {"notebook": run.notebook.path.name, "parameters": run.parameter_set.parameters} for run in runs},
+        "engine": engine,
+    }
+
+
+def provenance_markdown(stamp: dict) -> str:
+    items = [
+        ("git commit", f"`{stamp['git']}`"),
+        ("data folder", f"`{stamp['data_dir']}`"),
+        ("data sha256 (all files)", f"`{stamp['data_sha256']}`"),
+        *[(f"sha256 of {name}", f"`{digest}`") for name, digest in sorted(stamp["data_files"].items())],
+        ("synthetic data", format_number(stamp["synthetic"])),
+        ("generator seed", "not applicable" if stamp["generator_seed"] is None else str(stamp["generator_seed"])),
+        ("Jupyter kernel", f"`{stamp['kernel']}`"),
+        ("rendered by", stamp["engine"]),
+    ]
+    runs = [
+        (rid, f"`{info['notebook']}`", f"`{json.dumps(info['parameters'], sort_keys=True)}`" if info["parameters"] else "defaults")
+        for rid, info in stamp["runs"].items()
+    ]
+    return "\n".join([
+        table_markdown(pd.DataFrame(items, columns=["item", "value"]), "Provenance of this report"),
+        table_markdown(pd.DataFrame(list(stamp["packages"].items()), columns=["package", "version"]), "Software versions"),
+        table_markdown(pd.DataFrame(runs, columns=["run", "notebook", "parameters"]), "Notebook runs (papermill) and their parameters"),
+    ])
+
+
+def report_sources(root: Path, report_dir: Path) -> list[Path]:
+    """The Quarto project's sources: ``_quarto.yml`` and everything under ``reports/``
+    except rendered output and generated snippets."""
+    sources = [root / "_quarto.yml"]
+    for path in sorted(report_dir.rglob("*")):
+        rel = path.relative_to(report_dir).parts
+        if path.is_file() and rel[0] not in {"_output", "generated", ".quarto"}:
+            sources.append(path)
+    return sources
+
+
+def report_key(sources: list[Path], root: Path, runs: list[Run], stamp: dict) -> str:
+    digest = hashlib.sha256()
+    for path in sources:
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+    for run in runs:
+        digest.update(run.key.encode())
+    digest.update(json.dumps(stamp, sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def build(config: StudyConfig, data: StudyData, runs: list[Run], force: bool = False) -> Path:
+    """Assemble and render the report into ``config.report.output_dir``; skip if unchanged."""
+    root = config.report.source.parent.parent
+    report_dir = config.report.source.parent
+    engine = render.detect_engine()
+    stamp = provenance(config, data, runs, engine, root)
+    sources = report_sources(root, report_dir)
+    key = report_key(sources, root, runs, stamp)
+    out = config.report.output_dir
+    if not force and (out / KEY_FILE).exists() and (out / KEY_FILE).read_text() == key:
+        print(f"Report unchanged: {out}", flush=True)
+        return out
+
+    results = collect_results(config, data, runs)
+    config.execution.build_dir.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=".report-", dir=config.execution.build_dir))
+    try:
+        for source in sources:
+            target = stage / source.relative_to(root)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+        stage_reports = stage / report_dir.relative_to(root)
+        generated = stage_reports / "generated"
+        write_generated(results, runs, generated)
+        (generated / "data_banner.md").write_text(data_banner(data.dataset), encoding="utf-8")
+        (generated / "provenance.md").write_text(provenance_markdown(stamp), encoding="utf-8")
+        narrative.write_text_snippets(results, generated / "text")
+        fill_missing_includes(stage_reports / config.report.source.name, [run.id for run in runs])
+        (stage / "_variables.yml").write_text(
+            yaml.safe_dump(headline_variables(results), sort_keys=True, allow_unicode=True), encoding="utf-8"
+        )
+        rendered = stage / "_rendered"
+        rendered.mkdir()
+        print(f"Rendering the report with {engine} ...", flush=True)
+        render.render(stage, stage_reports / config.report.source.name, rendered, engine)
+        (rendered / "results.json").write_text(
+            json.dumps({**results, "provenance": stamp}, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+        )
+        (rendered / KEY_FILE).write_text(key)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        replace_dir(rendered, out)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    print(f"Report written to {out}", flush=True)
+    return out

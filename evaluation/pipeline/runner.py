@@ -1,0 +1,44 @@
+"""Study runner: data -> every notebook run (:mod:`evaluation.pipeline.runs`) -> report.
+
+The report is re-rendered only when a run or a report source changed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from evaluation.data.contract import StudyData, load_study_data
+from evaluation.pipeline import report
+from evaluation.pipeline.config import StudyConfig, check_notebook_parameters, load_config
+from evaluation.pipeline.runs import execute_all, is_cached, plan_runs
+
+
+def ensure_data(config: StudyConfig) -> StudyData:
+    """Generate the synthetic default data if asked and missing, then validate and hash."""
+    if not config.data.dir.exists() and config.data.generate_synthetic:
+        from evaluation.data.synthetic import generate
+
+        print(f"Generating synthetic default data into {config.data.dir} (seed {config.data.seed}) ...", flush=True)
+        generate(config.data.dir, seed=config.data.seed)
+    return load_study_data(config.data.dir)
+
+
+def run_study(config_path: str | Path, force: bool = False, jobs: int | None = None, scheduler: str | None = None) -> Path:
+    """Run the whole study and render the report; returns the report folder.
+
+    ``jobs`` and ``scheduler`` override ``execution.jobs`` and ``execution.scheduler``
+    of the study file. Raises ``ConfigError``, ``ContractError`` or ``RunFailed``
+    with a message for the user.
+    """
+    config = load_config(config_path)
+    check_notebook_parameters(config, config_path)
+    data = ensure_data(config)
+    runs = plan_runs(config, data)
+    todo = [r for r in runs if force or not is_cached(r)]
+    print(f"{len(runs)} runs in the grid, {len(runs) - len(todo)} unchanged (cached), {len(todo)} to execute.", flush=True)
+    execute_all(
+        todo, config,
+        jobs=min(jobs or config.execution.jobs, max(len(todo), 1)),
+        scheduler=scheduler or config.execution.scheduler,
+    )
+    return report.build(config, data, runs, force=force)

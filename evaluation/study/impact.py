@@ -1,0 +1,409 @@
+"""The evaluation proper: the ATT of funding for one call, comparison group,
+outcome and estimator, on log outcomes, beside the synthetic truth.
+
+Estimators (``ESTIMATORS``):
+
+* ``twfe``: two-way fixed effects (firm, year) of ``log y`` on ``treat``, CR1 by firm;
+* ``cs_dr``: Callaway-Sant'Anna doubly robust (Sant'Anna-Zhao) with the pre-call
+  means of log turnover and log employment as covariates, simple aggregation
+  (never-treated controls; not-yet-treated controls for group ``not_yet``),
+  clustered by firm: the delete-one-firm jackknife with t critical values up to 5,000
+  firms, the analytic influence-function interval above (``CS_INFERENCE``,
+  ``evaluation.methods.estimators.small_sample``);
+* ``matched_did``: nearest-neighbour matching on the propensity score (logit on
+  pre-call size, sector, province, pole, levels and growth of turnover, employment
+  and value added; caliper 0.2 SD of the logit; with replacement) after min-max
+  common-support trimming, then weighted TWFE;
+* ``ipw_did``: the same score, ATT weights ``e/(1-e)`` for controls, weighted TWFE.
+
+Every estimate is one ``Estimate`` row with the ATT in log points; ``percent`` turns
+it into a percent change. Matching and weighting are not available for group
+``not_yet`` (all firms are funded) and raise ``DesignError``. What the data cannot
+support (an empty outcome, no firm with pre-call data, one pole to cluster on) is a
+``DesignError`` whose message says why; :func:`estimate_line` turns it into a row
+without an estimate and with that reason in ``note``.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from evaluation.data.contract import StudyData
+from evaluation.methods.errors import DesignError
+from evaluation.methods.estimators import aggte, att_gt, twfe
+from evaluation.methods.estimators.small_sample import simple_att
+from evaluation.methods.inference import FewClustersWarning, wild_cluster_bootstrap
+from evaluation.methods.matching import (
+    SeparationError,
+    ipw_weights,
+    matched_did,
+    nearest_neighbour_match,
+    propensity_score,
+    trim_common_support,
+)
+from evaluation.study.comparison import comparison_sample, pre_call_covariates, treated_indicator
+from evaluation.study.design import OUTCOME_LABELS, UNBALANCED_PANEL, data_limits, outcome_frame, true_att
+
+ESTIMATORS = ("twfe", "cs_dr", "matched_did", "ipw_did")
+ESTIMATOR_LABELS = {"twfe": "TWFE", "cs_dr": "CS-DR", "matched_did": "matched", "ipw_did": "IPW"}
+CS_COVARIATES = ("pre_mean_log_turnover_eur", "pre_mean_log_employees")
+CS_INFERENCE = "auto"
+"""Interval of ``cs_dr``: ``small_sample.simple_att``'s ``"auto"`` rule (delete-one-firm
+jackknife with t critical values up to 5,000 firms, the analytic influence-function
+interval above); ``"analytic"`` restores the normal interval of ``aggte``."""
+SCORE_OUTCOMES = ("turnover_eur", "employees", "value_added_eur")
+"""Outcomes whose pre-call level and growth enter the propensity score (R&D is left
+out: firms without R&D have no log R&D, and the score refuses missing values)."""
+
+
+@dataclass(frozen=True)
+class Estimate:
+    line: str
+    group: str
+    outcome: str
+    estimator: str
+    att: float
+    se: float
+    ci_low: float
+    ci_high: float
+    p: float
+    n_treated: int | None
+    n_control: int | None
+    truth: float | None
+    note: str = ""
+
+    def as_row(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def not_estimable(cls, line: str, group: str, outcome: str, estimator: str, reason: str) -> "Estimate":
+        nan = math.nan
+        return cls(line, group, outcome, estimator, nan, nan, nan, nan, nan, None, None, None, note=reason)
+
+    @property
+    def estimated(self) -> bool:
+        return math.isfinite(self.att)
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Propensity score weights of one sample: matched and IPW firm weights, and the
+    covariates behind them (for the balance table)."""
+    covariates: pd.DataFrame
+    treated: pd.Series
+    matched: pd.Series
+    ipw: pd.Series
+    trimmed: int
+    dropped: tuple[str, ...]
+    no_pre_data: int = 0
+
+
+def fit_score(covariates: pd.DataFrame, treated: pd.Series) -> tuple[pd.Series, tuple[str, ...]]:
+    """Propensity score; a categorical covariate with a level held by one group only
+    (perfect separation) is dropped and named in the returned tuple. Separation by a
+    numeric covariate is not repaired: it raises ``SeparationError``."""
+    dropped: list[str] = []
+    while True:
+        try:
+            return propensity_score(covariates, treated).score, tuple(dropped)
+        except SeparationError as err:
+            column = err.covariate.split("=")[0]
+            if "=" not in err.covariate or column not in covariates.columns:
+                raise
+            covariates = covariates.drop(columns=column)
+            dropped.append(column)
+
+
+def score_weights(sample: pd.DataFrame, seed: int) -> Weights:
+    """Propensity score (``fit_score``), common-support trimming, matching and IPW weights by firm.
+
+    A covariate no firm has (an outcome never reported, or one pre-call year only for
+    growth) is left out and named in ``dropped``; firms still missing a covariate (no
+    pre-call data: they entered the panel after the call, or a value is missing) are
+    excluded, weight 0, and counted in ``no_pre_data``."""
+    covariates = pre_call_covariates(sample, outcomes=SCORE_OUTCOMES)
+    treated = treated_indicator(sample)
+    empty = [c for c in covariates.columns if covariates[c].isna().all()]
+    covariates = covariates.drop(columns=empty)
+    complete = covariates.notna().all(axis=1)
+    for side, label in ((1, "funded"), (0, "comparison")):
+        if not (complete & (treated == side)).any():
+            raise DesignError(f"no {label} firm has pre-call data for the propensity score "
+                              f"({', '.join(covariates.columns)}).")
+    with data_limits("propensity score"):
+        score, dropped = fit_score(covariates[complete], treated[complete])
+    keep = trim_common_support(score, treated[complete])
+    kept = treated[complete][keep]
+    if not (kept == 1).any() or not (kept == 0).any():
+        raise DesignError("common-support trimming left one side of the comparison empty.")
+    matched = nearest_neighbour_match(score[keep], kept, caliper=0.2, seed=seed).weights
+    return Weights(covariates[complete], treated[complete], matched.reindex(treated.index, fill_value=0.0),
+                   ipw_weights(score[keep], kept).reindex(treated.index, fill_value=0.0),
+                   trimmed=int((~keep).sum()), dropped=(*empty, *dropped), no_pre_data=int((~complete).sum()))
+
+
+def _balanced_firms(frame: pd.DataFrame) -> pd.Index:
+    """Firms observed in every year of ``frame`` (the balanced rule)."""
+    years = frame.groupby("firm_id")["year"].nunique()
+    return years.index[years == frame["year"].nunique()]
+
+
+def _firm_counts(frame: pd.DataFrame) -> tuple[int, int]:
+    ever = frame.groupby("firm_id")["treat"].max()
+    return int((ever == 1).sum()), int((ever == 0).sum())
+
+
+def estimate(sample: pd.DataFrame, line: str, group: str, outcome: str, estimator: str,
+             weights: Weights | None, truth: pd.DataFrame | None, balanced: bool = not UNBALANCED_PANEL) -> Estimate:
+    """One ATT (log points) with its firm-clustered 95% interval. ``balanced`` drops
+    firms not observed every year from the Callaway-Sant'Anna estimate (else R
+    ``did``'s unbalanced-panel estimator uses them)."""
+    frame = outcome_frame(sample, outcome)
+    with data_limits(f"{ESTIMATOR_LABELS.get(estimator, estimator)} estimate of {OUTCOME_LABELS[outcome]}"):
+        return _estimate(frame, sample, line, group, outcome, estimator, weights, truth, balanced)
+
+
+def _estimate(frame, sample, line, group, outcome, estimator, weights, truth, balanced) -> Estimate:
+    y = f"log_{outcome}"
+    if estimator == "cs_dr":
+        covariates = pre_call_covariates(sample, outcomes=("turnover_eur", "employees"))[list(CS_COVARIATES)]
+        available = [c for c in CS_COVARIATES if covariates[c].notna().any()]  # an outcome never reported is left out
+        if not available:
+            raise DesignError("no firm reports turnover or employment before the call, the covariates of the doubly robust estimator.")
+        data = frame.join(covariates[available], on="firm_id").dropna(subset=available)
+        kept = data[data["firm_id"].isin(_balanced_firms(data))] if balanced else data
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # cells att_gt cannot estimate are left out, as in R did
+            result = simple_att(kept, y, "year", "firm_id", "cohort", covariates=available,
+                                control="not_yet" if group == "not_yet" else "never", inference=CS_INFERENCE,
+                                allow_unbalanced_panel=not balanced)
+        row = {"estimate": result.att, "se": result.se, "ci_low": result.ci_low, "ci_high": result.ci_high,
+               "p": result.p}
+        counts = _firm_counts(kept)
+    elif estimator == "twfe":
+        result = twfe(frame, y, ["treat"], "firm_id", "year", vcov="CR1", cluster="firm_id")
+        row = result.table.loc["treat"]
+        counts = _firm_counts(frame)
+    elif estimator in ("matched_did", "ipw_did"):
+        if weights is None:
+            raise DesignError(f"{estimator} needs propensity-score weights, which group {group!r} does not have")
+        firm_weights = weights.matched if estimator == "matched_did" else weights.ipw
+        result = matched_did(frame, y, firm_weights)
+        row = result.table.loc["treat"]
+        counts = (result.extra["n_treated_firms"], result.extra["n_control_firms"])
+    else:
+        raise DesignError(f"unknown estimator {estimator!r}; choose from {ESTIMATORS}")
+    return Estimate(line, group, outcome, estimator, float(row["estimate"]), float(row["se"]),
+                    float(row["ci_low"]), float(row["ci_high"]), float(row["p"]), *counts,
+                    truth=None if truth is None else true_att(truth, frame, outcome))
+
+
+SCORE_ESTIMATORS = ("matched_did", "ipw_did")
+
+
+def estimate_line(data: StudyData, line: str, group: str, outcomes: list[str], estimators: list[str],
+                  truth: pd.DataFrame | None, seed: int,
+                  balanced: bool = not UNBALANCED_PANEL) -> tuple[list[Estimate], Weights | None]:
+    """Every (outcome, estimator) for one call and comparison group.
+
+    The propensity score is fitted only when a score estimator is requested (and the
+    group has untreated firms); an (outcome, estimator) the data cannot support comes
+    back as :meth:`Estimate.not_estimable` with the reason. ``DesignError`` when the
+    comparison itself cannot be built."""
+    sample = comparison_sample(data, line, group)
+    weights, score_problem = None, ""
+    if group != "not_yet" and any(e in SCORE_ESTIMATORS for e in estimators):
+        try:
+            weights = score_weights(sample, seed)
+        except (DesignError, SeparationError) as err:
+            score_problem = f"no propensity score: {err}"
+    usable = [e for e in estimators if group != "not_yet" or e not in SCORE_ESTIMATORS]
+    rows = []
+    for o in outcomes:
+        for e in usable:
+            if e in SCORE_ESTIMATORS and weights is None:
+                rows.append(Estimate.not_estimable(line, group, o, e, score_problem))
+                continue
+            try:
+                rows.append(estimate(sample, line, group, o, e, weights, truth, balanced))
+            except DesignError as err:
+                rows.append(Estimate.not_estimable(line, group, o, e, str(err)))
+    return rows, weights
+
+
+def line_difference(a: Estimate, b: Estimate) -> dict:
+    """Linea A minus Linea B: the two calls fund disjoint firms and use disjoint
+    controls, so the estimates are independent and ``se = sqrt(se_A^2 + se_B^2)``;
+    normal 95% interval and two-sided p."""
+    diff = a.att - b.att  # NaN when either call's estimate is missing
+    se = math.hypot(a.se, b.se)
+    z = stats.norm.ppf(0.975)
+    return {"outcome": a.outcome, "estimator": a.estimator, "difference": diff, "se": se,
+            "ci_low": diff - z * se, "ci_high": diff + z * se, "p": float(2 * stats.norm.sf(abs(diff / se)))}
+
+
+def estimates_frame(estimates: list[Estimate]) -> pd.DataFrame:
+    frame = pd.DataFrame([e.as_row() for e in estimates])
+    truth = frame["truth"].astype(float)
+    frame["covered"] = np.where(truth.notna() & frame["att"].notna(),
+                                (frame["ci_low"] <= truth) & (truth <= frame["ci_high"]), np.nan)
+    return frame
+
+
+HETEROGENEITY_BY = {"pole": "Polo di Innovazione", "size_class": "size class", "sector": "sector"}
+MIN_SUBGROUP_FIRMS = 5
+
+
+def heterogeneity(sample: pd.DataFrame, outcome: str, by: str, truth: pd.DataFrame | None) -> pd.DataFrame:
+    """ATT by subgroup of the funded firms (``by`` in ``HETEROGENEITY_BY``), each
+    against all comparison firms: Callaway-Sant'Anna without covariates, simple
+    aggregation, clustered by firm. Subgroups with fewer than ``MIN_SUBGROUP_FIRMS``
+    funded firms are reported with no estimate."""
+    frame = outcome_frame(sample, outcome)
+    firm_level = frame.groupby("firm_id")[[by, "funded"]].first()
+    rows = []
+    for level, firms in firm_level[firm_level["funded"] == 1].groupby(by)[by]:
+        n = len(firms)
+        row = {"by": HETEROGENEITY_BY[by], "level": level, "n_treated": n}
+        if n >= MIN_SUBGROUP_FIRMS:
+            sub = frame[frame["firm_id"].isin(firms.index) | (frame["funded"] == 0)]
+            try:
+                with data_limits(f"{HETEROGENEITY_BY[by]} {level}"):
+                    agg = aggte(att_gt(sub, y=f"log_{outcome}", time="year", unit="firm_id", cohort="cohort",
+                                       method="reg", cluster="firm_id", allow_unbalanced_panel=UNBALANCED_PANEL),
+                                kind="simple")
+            except DesignError as err:
+                row["note"] = str(err)
+                rows.append(row)
+                continue
+            z = stats.norm.ppf(0.975)
+            row.update(att=agg.overall_att, se=agg.overall_se, ci_low=agg.overall_att - z * agg.overall_se,
+                       ci_high=agg.overall_att + z * agg.overall_se,
+                       truth=None if truth is None else true_att(truth, sub, outcome))
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    for column in ("att", "se", "ci_low", "ci_high", "truth"):
+        if column not in table:
+            table[column] = np.nan
+    return table
+
+
+def grant_intensity(sample: pd.DataFrame, data: StudyData, outcome: str) -> dict:
+    """Effect per 100,000 EUR of grant: TWFE (firm, year; CR1 by firm) of ``log y`` on
+    ``treat x grant / 100,000``, a dose-response line through zero (log points per
+    100,000 EUR)."""
+    grants = data.applications[data.applications["funded"]].groupby("firm_id")["grant_eur"].sum()
+    frame = outcome_frame(sample, outcome)
+    funded_grants = grants.reindex(frame.loc[frame["funded"] == 1, "firm_id"].unique())
+    if funded_grants.nunique() < 2:
+        raise DesignError("every funded firm has the same grant, so there is no variation in grant size to relate to the effect.")
+    frame = frame.assign(grant_100k=frame["treat"] * frame["firm_id"].map(grants).fillna(0.0) / 1e5)
+    with data_limits(f"effect per 100,000 EUR on {OUTCOME_LABELS[outcome]}"):
+        row = twfe(frame, f"log_{outcome}", ["grant_100k"], "firm_id", "year", vcov="CR1").table.loc["grant_100k"]
+    return {"outcome": outcome, **{k: float(row[k]) for k in ("estimate", "se", "ci_low", "ci_high", "p")},
+            "mean_grant_eur": float(grants.reindex(frame.loc[frame["funded"] == 1, "firm_id"].unique()).mean())}
+
+
+def cost_per_job(sample: pd.DataFrame, data: StudyData, employment: Estimate) -> dict:
+    """Grant cost per job created, from the employment ATT ``b`` (log points):
+    jobs = (exp(b) - 1) x pre-period employment of the funded firms (annual work
+    units, mean over years before the start); cost = their grants / jobs, defined only
+    when ``b > 0`` (no job created, no cost per job: NaN). The 95% interval maps the
+    ATT's interval endpoints through this decreasing function: when the ATT's interval
+    reaches zero or below the upper end is unbounded (inf); when it lies wholly at or
+    below zero both ends are NaN."""
+    if not employment.estimated:
+        raise DesignError(f"no employment effect to convert into jobs: {employment.note}")
+    funded = sample[(sample["funded"] == 1) & (sample["post"] == 0)]
+    base = float(funded.groupby("firm_id")["employees"].mean().sum())
+    grants = float(data.applications[data.applications["funded"] & data.applications["firm_id"].isin(funded["firm_id"])]["grant_eur"].sum())
+    if not base > 0:
+        raise DesignError("no funded firm reports employment before its project start.")
+
+    def cost(b: float) -> float:
+        return grants / (base * math.expm1(b)) if b > 0 else math.inf
+
+    positive = employment.att > 0
+    return {"grants_eur": grants, "pre_employment": base, "jobs": base * math.expm1(employment.att),
+            "cost_per_job_eur": cost(employment.att) if positive else math.nan,
+            "ci_low": cost(employment.ci_high) if employment.ci_high > 0 else math.nan,
+            "ci_high": cost(employment.ci_low) if employment.ci_high > 0 else math.nan}
+
+
+def pole_clustered(sample: pd.DataFrame, outcome: str, seed: int, B: int = 9999) -> dict:
+    """Sensitivity to clustering by pole (only 7 clusters): TWFE with CR1 by firm, CR1
+    by pole, and the restricted wild cluster bootstrap by pole with Webb weights
+    (p-value and interval by test inversion)."""
+    frame = outcome_frame(sample, outcome)
+    poles = frame["pole"].nunique()
+    if poles < 2:
+        raise DesignError("the funded and comparison firms all belong to a single pole, so standard errors cannot be clustered by pole.")
+    with data_limits("two-way fixed effects clustered by pole"):
+        return _pole_clustered(frame, outcome, seed, B)
+
+
+def _pole_clustered(frame: pd.DataFrame, outcome: str, seed: int, B: int) -> dict:
+    by_firm = twfe(frame, f"log_{outcome}", ["treat"], "firm_id", "year", vcov="CR1")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FewClustersWarning)  # few clusters: the point of this sensitivity
+        by_pole = twfe(frame, f"log_{outcome}", ["treat"], "firm_id", "year", vcov="CR1", cluster="pole")
+    wild = wild_cluster_bootstrap(by_pole, "treat", B=B, weights="webb", seed=seed)
+    firm_row, pole_row = by_firm.table.loc["treat"], by_pole.table.loc["treat"]
+    return {"outcome": outcome, "estimate": float(firm_row["estimate"]), "p_cr1_firm": float(firm_row["p"]),
+            "p_cr1_pole": float(pole_row["p"]), "p_wild_pole": float(wild.p),
+            "wild_ci_low": float(wild.ci_low), "wild_ci_high": float(wild.ci_high), "n_poles": int(by_pole.n_clusters)}
+
+
+def dynamic_effects(sample: pd.DataFrame, outcome: str, group: str, n_boot: int, seed: int):
+    """Callaway-Sant'Anna event study (``aggte`` dynamic, no covariates) with a
+    multiplier-bootstrap uniform band, clustered by firm."""
+    frame = outcome_frame(sample, outcome)
+    with data_limits(f"event study of {OUTCOME_LABELS[outcome]}"):
+        result = att_gt(frame, y=f"log_{outcome}", time="year", unit="firm_id", cohort="cohort", method="reg",
+                        control="not_yet" if group == "not_yet" else "never", cluster="firm_id",
+                        allow_unbalanced_panel=UNBALANCED_PANEL)
+        return aggte(result, kind="dynamic", min_e=-5, max_e=4, n_boot=n_boot, seed=seed)
+
+
+def plot_event_studies(results: dict, title: str):
+    """One panel per (line, outcome) from ``dynamic_effects`` results keyed by label."""
+    import matplotlib.pyplot as plt
+
+    from evaluation.methods.estimators import plot_staggered_event_study
+
+    fig, axes = plt.subplots(1, len(results), figsize=(4.0 * len(results), 3.6), squeeze=False)
+    for ax, (label, result) in zip(axes[0], results.items()):
+        plot_staggered_event_study(result, ax=ax)
+        ax.set_title(label, fontsize=10)
+        ax.set_xlabel("years since project start")
+        ax.set_ylabel("effect on log outcome")
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def plot_forest(table: pd.DataFrame, title: str):
+    """Forest plot of ``heterogeneity`` rows: estimate and 95% interval per subgroup,
+    one block per grouping variable, the truth as a cross where known."""
+    import matplotlib.pyplot as plt
+
+    shown = table.dropna(subset=["att"]).reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(6.5, 0.32 * len(shown) + 1.2))
+    y = np.arange(len(shown))[::-1]
+    ax.errorbar(shown["att"], y, xerr=[shown["att"] - shown["ci_low"], shown["ci_high"] - shown["att"]],
+                fmt="o", color="C0", capsize=3, label="estimate, 95% CI")
+    if "truth" in shown and shown["truth"].notna().any():
+        ax.plot(shown["truth"], y, "x", color="C3", label="true effect (synthetic)")
+    ax.axvline(0, color="grey", lw=0.8)
+    ax.set_yticks(y, [f"{b}: {lv} (n={n})" for b, lv, n in zip(shown["by"], shown["level"], shown["n_treated"])], fontsize=8)
+    ax.set_xlabel("effect on log outcome (log points)")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig

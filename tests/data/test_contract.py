@@ -1,0 +1,294 @@
+"""The data contract rejects bad data with errors that name file, column and rows.
+
+One synthetic data set is generated per session; each test copies it and corrupts one
+thing. Line numbers in messages are file lines (header = line 1, data row i = i + 2).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from evaluation.data import programme
+from evaluation.data.contract import (
+    COLUMNS,
+    CONTRACT_FILES,
+    ContractError,
+    combined_hash,
+    file_sha256,
+    load_study_data,
+    read_contract_csv,
+    validate_study_data,
+)
+from evaluation.data.synthetic import generate
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def clean_dir(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("contract") / "data"
+    generate(out, n_nonmembers=600)
+    return out
+
+
+@pytest.fixture
+def data_dir(clean_dir: Path, tmp_path: Path) -> Path:
+    dst = tmp_path / "data"
+    shutil.copytree(clean_dir, dst)
+    return dst
+
+
+def _read(d: Path, name: str) -> pd.DataFrame:
+    return read_contract_csv(d / name)
+
+
+def _write(d: Path, name: str, df: pd.DataFrame) -> None:
+    df.to_csv(d / name, index=False, lineterminator="\n")
+
+
+def _raises(d: Path) -> ContractError:
+    with pytest.raises(ContractError) as info:
+        load_study_data(d)
+    return info.value
+
+
+# ------------------------------------------------------------------ the valid case
+
+
+def test_clean_data_load_with_contract_dtypes(clean_dir: Path):
+    data = load_study_data(clean_dir)
+    assert data.dataset["synthetic"] is True
+    f, a, p = data.firms, data.applications, data.panel
+    assert list(f.columns) == list(COLUMNS["firms.csv"])
+    assert list(a.columns) == list(COLUMNS["applications.csv"])
+    assert list(p.columns) == list(COLUMNS["panel.csv"])
+    assert str(f["member_since"].dtype) == "Int64"
+    assert a["funded"].dtype == bool
+    assert a["call_year"].dtype == np.int64 and p["year"].dtype == np.int64
+    assert str(a["start_date"].dtype).startswith("datetime64")
+    assert pd.api.types.is_string_dtype(f["firm_id"]) and pd.api.types.is_string_dtype(f["ateco"])
+    assert p["employees"].dtype == np.float64
+    # hashes: one per file, over the file bytes; data_hash over the sorted pairs
+    assert set(CONTRACT_FILES) <= set(data.sha256)
+    for name, digest in data.sha256.items():
+        assert digest == file_sha256(clean_dir / name)
+    assert data.data_hash == combined_hash(data.sha256) == validate_study_data(clean_dir)
+
+
+def test_strings_stay_strings_and_hash_tracks_bytes(data_dir: Path):
+    before = load_study_data(data_dir).data_hash
+    firms = _read(data_dir, "firms.csv")
+    firms.loc[3, "ateco"] = "01"
+    _write(data_dir, "firms.csv", firms)
+    data = load_study_data(data_dir)
+    assert data.firms.loc[3, "ateco"] == "01"
+    assert data.data_hash != before
+
+
+# ------------------------------------------------------------------ structure
+
+
+def test_missing_file(data_dir: Path):
+    (data_dir / "panel.csv").unlink()
+    err = _raises(data_dir)
+    assert err.file == str(data_dir / "panel.csv")
+    assert "panel.csv" in str(err) and "missing" in str(err)
+
+
+def test_missing_column(data_dir: Path):
+    panel = _read(data_dir, "panel.csv").drop(columns=["employees"])
+    _write(data_dir, "panel.csv", panel)
+    err = _raises(data_dir)
+    assert err.file.endswith("panel.csv") and err.column == "employees"
+    assert re.search(r"panel\.csv: column 'employees' is missing", str(err))
+
+
+def test_extra_column_is_rejected(data_dir: Path):
+    firms = _read(data_dir, "firms.csv").assign(nace_rev2="C")
+    _write(data_dir, "firms.csv", firms)
+    err = _raises(data_dir)
+    assert err.file.endswith("firms.csv") and err.column == "nace_rev2"
+    assert "unknown column 'nace_rev2'" in str(err)
+
+
+def test_missing_dataset_synthetic_flag(data_dir: Path):
+    meta = (data_dir / "dataset.json").read_text()
+    (data_dir / "dataset.json").write_text(meta.replace('"synthetic": true', '"synthetic": "yes"'))
+    err = _raises(data_dir)
+    assert err.file.endswith("dataset.json") and err.column == "synthetic"
+
+
+# ------------------------------------------------------------------ values
+
+
+def test_text_in_numeric_column_names_rows(data_dir: Path):
+    panel = _read(data_dir, "panel.csv")
+    panel.loc[[10, 20], "turnover_eur"] = ["n/a", "12,5"]
+    _write(data_dir, "panel.csv", panel)
+    err = _raises(data_dir)
+    assert err.file.endswith("panel.csv") and err.column == "turnover_eur"
+    assert err.rows == [10, 20]
+    msg = str(err)
+    assert "column 'turnover_eur' fails 'number' on 2 rows: line 12 (n/a), line 22 (12,5)" in msg
+
+
+def test_duplicate_firm_year(data_dir: Path):
+    panel = _read(data_dir, "panel.csv")
+    panel = pd.concat([panel, panel.iloc[[5]]], ignore_index=True)
+    _write(data_dir, "panel.csv", panel)
+    err = _raises(data_dir)
+    last = len(panel) - 1
+    assert err.file.endswith("panel.csv") and err.column == "firm_id, year"
+    assert err.rows == [5, last]
+    fid, year = panel.loc[5, "firm_id"], panel.loc[5, "year"]
+    assert (
+        f"columns 'firm_id', 'year' fail 'unique key' on 2 rows: line 7 ({fid}, {year}), "
+        f"line {last + 2} ({fid}, {year})"
+    ) in str(err)
+
+
+def test_negative_employees(data_dir: Path):
+    panel = _read(data_dir, "panel.csv")
+    panel.loc[12, "employees"] = "-3"
+    panel.loc[57, "employees"] = "-1.0"
+    _write(data_dir, "panel.csv", panel)
+    err = _raises(data_dir)
+    assert err.rows == [12, 57] and err.column == "employees"
+    assert str(err) == (
+        f"{data_dir / 'panel.csv'}: column 'employees' fails 'greater_than_or_equal_to(0)' "
+        "on 2 rows: line 14 (-3.0), line 59 (-1.0)"
+    )
+
+
+def test_bad_category_and_empty_key(data_dir: Path):
+    firms = _read(data_dir, "firms.csv")
+    firms.loc[4, "province"] = "MI"
+    firms.loc[8, "firm_id"] = np.nan
+    _write(data_dir, "firms.csv", firms)
+    msg = str(_raises(data_dir))
+    assert "column 'province' fails \"isin(" in msg or "column 'province' fails 'isin(" in msg
+    assert "line 6 (MI)" in msg
+    assert "column 'firm_id' fails 'not empty' on 1 row: line 10" in msg
+
+
+def test_grant_above_cap(data_dir: Path):
+    apps = _read(data_dir, "applications.csv")
+    i = int(np.flatnonzero(apps["funded"] == "true")[3])
+    inv = float(apps.loc[i, "investment_eur"])
+    apps.loc[i, "grant_eur"] = f"{0.9 * inv:.2f}"
+    _write(data_dir, "applications.csv", apps)
+    err = _raises(data_dir)
+    assert err.file.endswith("applications.csv") and err.column == "grant_eur"
+    assert err.rows == [i]
+    assert f"fails 'grant_eur <= {programme.GRANT_CAP_SHARE} * investment_eur' on 1 row: line {i + 2}" in str(err)
+
+
+def test_size_class_must_match_firm_type(data_dir: Path):
+    firms = _read(data_dir, "firms.csv")
+    i = int(np.flatnonzero(firms["firm_type"] == "large")[0])
+    firms.loc[i, "size_class"] = "small"
+    _write(data_dir, "firms.csv", firms)
+    err = _raises(data_dir)
+    assert err.column == "size_class" and err.rows == [i]
+    assert f"line {i + 2} (large, small)" in str(err)
+
+
+def test_inconsistent_project_fields(data_dir: Path):
+    apps = _read(data_dir, "applications.csv")
+    pid = apps["project_id"].iloc[0]
+    rows = np.flatnonzero(apps["project_id"] == pid)
+    apps.loc[rows[0], "score"] = "99.99"
+    _write(data_dir, "applications.csv", apps)
+    err = _raises(data_dir)
+    assert err.column == "score" and err.rows == list(rows)
+    assert "same value on all rows of a project" in str(err)
+
+
+# ------------------------------------------------------------------ cross-table
+
+
+def test_unknown_firm_id(data_dir: Path):
+    apps = _read(data_dir, "applications.csv")
+    apps.loc[3, "firm_id"] = "ZZ99999"
+    _write(data_dir, "applications.csv", apps)
+    err = _raises(data_dir)
+    assert err.file.endswith("applications.csv") and err.column == "firm_id" and err.rows == [3]
+    assert "fails 'firm_id present in firms.csv' on 1 row: line 5 (ZZ99999)" in str(err)
+
+
+def test_unknown_firm_in_panel(data_dir: Path):
+    panel = _read(data_dir, "panel.csv")
+    panel.loc[0, "firm_id"] = "ZZ99999"
+    _write(data_dir, "panel.csv", panel)
+    err = _raises(data_dir)
+    assert err.file.endswith("panel.csv") and err.rows == [0] and "line 2 (ZZ99999)" in str(err)
+
+
+def test_linea_a_non_member(data_dir: Path):
+    apps = _read(data_dir, "applications.csv")
+    firms = _read(data_dir, "firms.csv")
+    outsider = sorted(
+        set(firms.loc[(firms["pole"] == "none"), "firm_id"]) - set(apps["firm_id"])
+    )[0]
+    i = int(np.flatnonzero(apps["line"] == "A")[7])
+    apps.loc[i, "firm_id"] = outsider
+    _write(data_dir, "applications.csv", apps)
+    err = _raises(data_dir)
+    assert err.file.endswith("applications.csv") and err.column == "firm_id" and err.rows == [i]
+    assert "Linea A applicant is a pole member" in str(err)
+    assert f"line {i + 2} ({outsider}, none, <empty>, 2016)" in str(err)
+
+
+def test_linea_a_member_joined_after_call(data_dir: Path):
+    apps = _read(data_dir, "applications.csv")
+    firms = _read(data_dir, "firms.csv")
+    i = int(np.flatnonzero(apps["line"] == "A")[0])
+    j = int(np.flatnonzero(firms["firm_id"] == apps.loc[i, "firm_id"])[0])
+    firms.loc[j, "member_since"] = "2017"
+    _write(data_dir, "firms.csv", firms)
+    err = _raises(data_dir)
+    assert err.rows == [i] and "member_since <= call_year" in str(err)
+
+
+def test_linea_b_member(data_dir: Path):
+    apps = _read(data_dir, "applications.csv")
+    firms = _read(data_dir, "firms.csv")
+    i = int(np.flatnonzero(apps["line"] == "B")[0])
+    j = int(np.flatnonzero(firms["firm_id"] == apps.loc[i, "firm_id"])[0])
+    firms.loc[j, ["pole", "member_since"]] = ["ICT", "2012"]
+    _write(data_dir, "firms.csv", firms)
+    err = _raises(data_dir)
+    assert err.file.endswith("applications.csv") and err.rows == [i]
+    assert "Linea B applicant is not a pole member" in str(err)
+
+
+def test_two_leads(data_dir: Path):
+    apps = _read(data_dir, "applications.csv")
+    partner = int(np.flatnonzero(apps["role"] == "partner")[0])
+    pid = apps.loc[partner, "project_id"]
+    apps.loc[partner, "role"] = "lead"
+    _write(data_dir, "applications.csv", apps)
+    err = _raises(data_dir)
+    rows = list(np.flatnonzero(apps["project_id"] == pid))
+    assert err.file.endswith("applications.csv") and err.column == "role" and err.rows == rows
+    msg = str(err)
+    assert "fails 'exactly one lead per project'" in msg
+    for r in rows[:5]:
+        assert f"line {r + 2} ({pid}, " in msg
+
+
+# ------------------------------------------------------------------ documentation
+
+
+def test_every_contract_column_is_documented():
+    readme = (REPO / "data" / "README.md").read_text(encoding="utf-8")
+    for name, cols in COLUMNS.items():
+        assert f"`{name}`" in readme
+        for col in cols:
+            assert f"`{col}`" in readme, f"{name}:{col} not documented in data/README.md"

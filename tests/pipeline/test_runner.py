@@ -1,0 +1,172 @@
+"""The runner end to end on a small study: execution, cache hits, a failing notebook,
+and bad data, each leaving the last good report untouched."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from evaluation.pipeline import cli
+from evaluation.pipeline.runner import run_study
+from evaluation.pipeline.runs import RunFailed
+
+OK_NOTEBOOK = [
+    ('data_dir: str = "."\noutput_dir: str = "."\nfactor: int = 1', ["parameters"]),
+    (
+        "from evaluation.data.contract import load_study_data\n"
+        "from evaluation.pipeline.outputs import ResultsWriter\n"
+        "data = load_study_data(data_dir)\n"
+        "out = ResultsWriter(output_dir, notebook='ok', synthetic=data.dataset['synthetic'])\n"
+        "out.headline(firms=factor * len(data.firms))\n"
+        "out.write()",
+        [],
+    ),
+]
+FAILING_NOTEBOOK = [
+    ('data_dir: str = "."\noutput_dir: str = "."', ["parameters"]),
+    ("x = 1", []),
+    ("raise ValueError('boom: the estimate is undefined')", []),
+]
+REPORT = """---
+title: Small study
+---
+
+{{< include generated/data_banner.md >}}
+
+Firms counted twice: {{< var count_double.firms >}}.
+
+{{< include generated/provenance.md >}}
+"""
+
+
+def write_notebook(path: Path, cells) -> None:
+    nb = new_notebook()
+    nb.metadata["kernelspec"] = {"name": "poli-eval", "display_name": "poli-eval", "language": "python"}
+    for source, tags in cells:
+        cell = new_code_cell(source)
+        cell.metadata["tags"] = tags
+        nb.cells.append(cell)
+    nbformat.write(nb, path)
+
+
+def make_study(root: Path, data_dir: Path, factor: int = 2, failing: bool | int = False) -> Path:
+    (root / "notebooks").mkdir(exist_ok=True)
+    (root / "reports").mkdir(exist_ok=True)
+    write_notebook(root / "notebooks" / "ok.ipynb", OK_NOTEBOOK)
+    write_notebook(root / "notebooks" / "fail.ipynb", FAILING_NOTEBOOK)
+    (root / "reports" / "report.qmd").write_text(REPORT)
+    (root / "_quarto.yml").write_text("project:\n  type: default\n")
+    sets = ", ".join(f"{{name: {name}}}" for name in ("always", "again")[: int(failing)])
+    failing_entry = f"  - name: broken\n    path: notebooks/fail.ipynb\n    parameter_sets: [{sets}]\n" if failing else ""
+    (root / "study.yml").write_text(
+        f"title: Small\n"
+        f"data: {{dir: {data_dir}}}\n"
+        f"execution: {{kernel: poli-eval, timeout_seconds: 120}}\n"
+        f"report: {{source: reports/report.qmd}}\n"
+        f"notebooks:\n"
+        f"  - name: count\n    path: notebooks/ok.ipynb\n"
+        f"    parameter_sets: [{{name: double, parameters: {{factor: {factor}}}}}]\n" + failing_entry
+    )
+    return root / "study.yml"
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def test_runs_caches_and_reports(tmp_path, default_data, capsys):
+    study = make_study(tmp_path, default_data)
+    out = run_study(study)
+    results = json.loads((out / "results.json").read_text())
+    n_firms = results["runs"]["count_double"]["headline"]["firms"]
+    rows_in_firms_csv = len((default_data / "firms.csv").read_text().splitlines()) - 1
+    assert n_firms == 2 * rows_in_firms_csv  # the parameter factor=2 reached the notebook
+    html = (out / "report.html").read_text()
+    assert f"Firms counted twice: {n_firms:,}." in html
+    assert "Synthetic data." in html
+    assert (out / "report.pdf").read_bytes().startswith(b"%PDF")
+    executed = tmp_path / "build" / "runs" / "count_double" / "ok.ipynb"
+    assert executed.exists()
+    capsys.readouterr()
+
+    # An unchanged re-run executes nothing and leaves the report as it was.
+    before = snapshot(out)
+    run_study(study)
+    said = capsys.readouterr().out
+    assert "1 unchanged (cached), 0 to execute" in said
+    assert "Report unchanged" in said
+    assert snapshot(out) == before
+
+    # A changed parameter executes that run again and re-renders.
+    make_study(tmp_path, default_data, factor=3)
+    run_study(study)
+    said = capsys.readouterr().out
+    assert "0 unchanged (cached), 1 to execute" in said
+    results = json.loads((out / "results.json").read_text())
+    assert results["runs"]["count_double"]["headline"]["firms"] == 3 * rows_in_firms_csv
+
+
+def test_a_failing_notebook_names_notebook_parameters_cell_and_error(tmp_path, default_data, capsys):
+    study = make_study(tmp_path, default_data)
+    out = run_study(study)
+    before = snapshot(out)
+
+    make_study(tmp_path, default_data, failing=True)
+    with pytest.raises(RunFailed) as err:
+        run_study(study, force=True, jobs=2)  # two runs on a Dask LocalCluster: the error crosses processes
+    message = str(err.value)
+    assert "fail.ipynb" in message
+    assert "'always'" in message
+    assert "cell 3 of 3 (`raise ValueError" in message
+    assert "ValueError: boom: the estimate is undefined" in message
+    assert snapshot(out) == before, "the last good report must stay untouched"
+    assert not (tmp_path / "build" / "runs" / "broken_always").exists(), "no half-written run folder"
+    assert (tmp_path / "build" / "failed" / "broken_always.ipynb").exists()
+
+    # Through the command line: one message on stderr and a non-zero exit.
+    capsys.readouterr()
+    assert cli.main(["study", str(study)]) == 4
+    assert "boom" in capsys.readouterr().err
+
+
+def test_every_failing_run_is_named(tmp_path, default_data):
+    study = make_study(tmp_path, default_data, failing=2)
+    with pytest.raises(RunFailed) as err:
+        run_study(study, jobs=1)
+    message = str(err.value)
+    assert message.startswith("2 of 3 notebook runs failed")
+    assert "'always'" in message and "'again'" in message
+    assert message.count("ValueError: boom") == 2
+
+
+def test_bad_data_stop_the_run_before_any_notebook(tmp_path, default_data, data_copy, capsys):
+    study = make_study(tmp_path, default_data)
+    out = run_study(study)
+    before = snapshot(out)
+
+    panel = data_copy / "panel.csv"
+    lines = panel.read_text().splitlines(keepends=True)
+    lines.insert(5, lines[4])  # duplicate one firm-year
+    panel.write_text("".join(lines))
+    make_study(tmp_path, data_copy)
+    capsys.readouterr()
+    assert cli.main(["study", str(study)]) == 3
+    err = capsys.readouterr().err
+    assert "panel.csv" in err and "firm_id" in err
+    assert snapshot(out) == before
+
+
+def test_runs_on_an_existing_dask_scheduler(tmp_path, default_data):
+    from dask.distributed import LocalCluster
+
+    study = make_study(tmp_path, default_data)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        out = run_study(study, scheduler=cluster.scheduler_address)
+    results = json.loads((out / "results.json").read_text())
+    rows_in_firms_csv = len((default_data / "firms.csv").read_text().splitlines()) - 1
+    assert results["runs"]["count_double"]["headline"]["firms"] == 2 * rows_in_firms_csv
+    assert (tmp_path / "build" / "runs" / "count_double" / "ok.ipynb").exists()
