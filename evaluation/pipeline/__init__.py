@@ -4,5 +4,5 @@
 cached) -> ``outputs`` (what a notebook writes) -> ``narrative`` (report text from the
 results) -> ``report`` (assembly) -> ``render`` (Quarto, or the offline pandoc + typst
 engine); ``runner`` ties them together, ``manifest`` checks a data folder's hashes,
-``atomic`` replaces folders in one move, ``cli`` is ``python -m evaluation``.
+``folders`` keeps the study inside the folders it owns, ``cli`` is ``python -m evaluation``.
 """

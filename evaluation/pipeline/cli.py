@@ -2,7 +2,8 @@
 
 Every user-facing failure (bad study file, data breaking the contract, a failing
 notebook, a failed render) prints one clear message to stderr and exits non-zero:
-2 bad usage or configuration (study.yml, a manifest that cannot be read or written),
+2 bad usage or configuration (study.yml, a folder the study may not write, a file
+system that refuses, a manifest that cannot be read or written),
 3 bad data, 4 a failing notebook, 5 a failed render. ``manifest --check`` exits 6
 when the data differ from the manifest (not an error: the data changed).
 """
@@ -32,11 +33,13 @@ def main(argv: list[str] | None = None) -> int:
     study = commands.add_parser("study", help="run every notebook of study.yml and render the report")
     study.add_argument("config", nargs="?", default="study.yml", type=Path)
     study.add_argument("--force", action="store_true", help="ignore the cache and execute everything again")
-    study.add_argument("--jobs", type=int, help="notebooks to run at once on a Dask LocalCluster (overrides study.yml)")
+    study.add_argument("--jobs", type=_count(1, 256), help="notebooks to run at once on a Dask LocalCluster, 1-256 (overrides study.yml)")
     study.add_argument("--scheduler", help="address of an existing Dask scheduler (overrides study.yml)")
+    study.add_argument("--allow-outside", action="store_true",
+                       help="let study.yml's build and report folders lie outside the study file's folder")
     generate = commands.add_parser("generate", help="write the synthetic default data")
     generate.add_argument("out_dir", type=Path)
-    generate.add_argument("--seed", type=int, default=20170601)
+    generate.add_argument("--seed", type=_count(0, 2**32 - 1), default=20170601)
     validate = commands.add_parser("validate", help="check a data folder against the data contract")
     validate.add_argument("data_dir", type=Path)
     manifest = commands.add_parser(
@@ -52,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "study":
             from evaluation.pipeline.runner import run_study
 
-            run_study(args.config, force=args.force, jobs=args.jobs, scheduler=args.scheduler)
+            run_study(args.config, force=args.force, jobs=args.jobs, scheduler=args.scheduler,
+                      allow_outside=args.allow_outside)
         elif args.command == "generate":
             from evaluation.data.synthetic import generate as generate_data
 
@@ -68,7 +72,24 @@ def main(argv: list[str] | None = None) -> int:
     except tuple(EXIT_CODES) as err:
         print(f"error: {err}", file=sys.stderr)
         return next(code for kind, code in EXIT_CODES.items() if isinstance(err, kind))
+    except OSError as err:  # the file system refused (permissions, a full disk): the user's to fix
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"error: {where}{err.strerror or err}", file=sys.stderr)
+        return 2
     return 0
+
+
+def _count(low: int, high: int):
+    """An argparse type: an integer in [low, high], else a usage error (exit 2)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is not between {low} and {high}")
+        return value
+    return parse
 
 
 def _manifest(data_dir: Path, check: Path | None, write: Path | None) -> int:

@@ -1,9 +1,11 @@
 """The study configuration, ``study.yml``: typed, validated before anything runs.
 
-The file is read with ``yaml.safe_load`` (no Python object tags) and checked by
-pydantic models that reject unknown keys, wrong types and disallowed values. The
-parameters of each notebook run are checked against the notebook's own
-``parameters`` cell (names must exist there, values must have the default's type).
+The file is read as plain YAML with limits (:func:`read_yaml`: UTF-8, at most
+:data:`MAX_BYTES`, no tags, anchors, aliases or repeated keys) and checked by pydantic
+models that reject unknown keys, wrong types and disallowed values. The parameters of
+each notebook run are checked against the notebook's own ``parameters`` cell (names
+must exist there, values must have the default's type), the kernel must be installed
+and the report's source must exist.
 """
 
 from __future__ import annotations
@@ -102,18 +104,67 @@ def run_id(notebook: NotebookConfig, parameter_set: ParameterSet) -> str:
     return f"{notebook.name}_{parameter_set.name}"
 
 
+MAX_BYTES = 1_000_000
+"""A study file larger than this is refused (study.yml is a few kilobytes)."""
+
+
+class _NotPlain(yaml.YAMLError):
+    """YAML that parses but is outside what a study file may use."""
+
+
+class _PlainLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` without anchors and aliases (no "billion laughs") and with
+    repeated keys an error instead of the last one silently winning."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent) or getattr(self.peek_event(), "anchor", None):
+            mark = self.peek_event().start_mark
+            raise _NotPlain(f"line {mark.line + 1}: anchors and aliases (& and *) are not accepted; write the values out")
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise _NotPlain(f"line {key_node.start_mark.line + 1}: key {key!r} appears twice in the same mapping")
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+def read_yaml(path: Path) -> Any:
+    """Plain YAML from ``path`` within the limits above; ``ConfigError`` naming the file
+    (and the line) otherwise."""
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a folder; give the study file (e.g. study.yml)")
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: study file not found") from None
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot be read ({err.strerror})") from None
+    if len(raw) > MAX_BYTES:
+        raise ConfigError(f"{path}: {len(raw):,} bytes, more than the {MAX_BYTES:,} a study file may have")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise ConfigError(f"{path}: line {line} is not UTF-8 text (byte 0x{raw[err.start]:02x}); save the file as UTF-8") from None
+    try:
+        return yaml.load(text, Loader=_PlainLoader)  # noqa: S506 - a SafeLoader subclass
+    except _NotPlain as err:
+        raise ConfigError(f"{path}: {err}") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML (only plain YAML is accepted, no tags): {err}") from None
+
+
 def load_config(path: str | Path) -> StudyConfig:
     """Read and validate ``study.yml``; relative paths are resolved against its folder.
 
     Raises ``ConfigError`` naming the file and every offending key.
     """
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: study file not found") from None
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML (only plain YAML is accepted, no tags): {err}") from None
+    raw = read_yaml(path)
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level, got {type(raw).__name__}")
     try:
@@ -147,15 +198,23 @@ _TYPE_OF_DEFAULT = {"int": int, "float": (int, float), "str": str, "bool": bool,
 
 def check_notebook_parameters(config: StudyConfig, config_path: str | Path = "study.yml") -> None:
     """Every parameter set must name parameters of the notebook's ``parameters`` cell,
-    with values of the default's type (papermill's inference of that cell)."""
+    with values of the default's type (papermill's inference of that cell); the
+    notebooks and the report source must be files and the kernel installed."""
     import papermill
 
     problems = []
+    if not config.report.source.is_file():
+        problems.append(f"report.source: {config.report.source} is not a file")
+    problems += _kernel_problems(config.execution.kernel)
     for nb in config.notebooks:
-        if not nb.path.exists():
-            problems.append(f"notebook {nb.name}: {nb.path} does not exist")
+        if not nb.path.is_file():
+            problems.append(f"notebook {nb.name}: {nb.path} {'is a folder' if nb.path.is_dir() else 'does not exist'}")
             continue
-        declared = papermill.inspect_notebook(str(nb.path))
+        try:
+            declared = papermill.inspect_notebook(str(nb.path))
+        except Exception as err:  # nbformat and papermill raise many kinds for a file that is not a notebook
+            problems.append(f"notebook {nb.name}: {nb.path} cannot be read as a Jupyter notebook ({type(err).__name__})")
+            continue
         if not declared:
             problems.append(f"notebook {nb.name}: {nb.path} has no cell tagged 'parameters'")
             continue
@@ -178,6 +237,17 @@ def check_notebook_parameters(config: StudyConfig, config_path: str | Path = "st
                     )
     if problems:
         raise ConfigError(f"{config_path}: " + "; ".join(problems))
+
+
+def _kernel_problems(kernel: str) -> list[str]:
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        KernelSpecManager().get_kernel_spec(kernel)
+    except NoSuchKernel:
+        return [f"execution.kernel: no Jupyter kernel named {kernel!r} is installed "
+                "(`jupyter kernelspec list` shows them; `make study` installs poli-eval)"]
+    return []
 
 
 def _base_type(inferred: str) -> str:

@@ -32,7 +32,7 @@ import pandas as pd
 import yaml
 
 from evaluation.pipeline import narrative, render
-from evaluation.pipeline.atomic import KEY_FILE, replace_dir
+from evaluation.pipeline.folders import KEY_FILE, replace_dir
 from evaluation.pipeline.narrative import format_number
 
 if TYPE_CHECKING:

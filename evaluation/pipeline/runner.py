@@ -10,6 +10,7 @@ from pathlib import Path
 from evaluation.data.contract import StudyData, load_study_data
 from evaluation.pipeline import report
 from evaluation.pipeline.config import StudyConfig, check_notebook_parameters, load_config
+from evaluation.pipeline.folders import check_folders, remove_stale, study_lock
 from evaluation.pipeline.runs import execute_all, is_cached, plan_runs
 
 
@@ -23,22 +24,30 @@ def ensure_data(config: StudyConfig) -> StudyData:
     return load_study_data(config.data.dir)
 
 
-def run_study(config_path: str | Path, force: bool = False, jobs: int | None = None, scheduler: str | None = None) -> Path:
+def run_study(config_path: str | Path, force: bool = False, jobs: int | None = None, scheduler: str | None = None,
+              allow_outside: bool = False) -> Path:
     """Run the whole study and render the report; returns the report folder.
 
     ``jobs`` and ``scheduler`` override ``execution.jobs`` and ``execution.scheduler``
-    of the study file. Raises ``ConfigError``, ``ContractError`` or ``RunFailed``
-    with a message for the user.
+    of the study file; ``allow_outside`` lets its folders lie outside the project
+    (:mod:`evaluation.pipeline.folders`). Every check runs before a file is written.
+    Raises ``ConfigError`` (``FolderError``), ``ContractError`` or ``RunFailed`` with a
+    message for the user.
     """
     config = load_config(config_path)
     check_notebook_parameters(config, config_path)
-    data = ensure_data(config)
-    runs = plan_runs(config, data)
-    todo = [r for r in runs if force or not is_cached(r)]
-    print(f"{len(runs)} runs in the grid, {len(runs) - len(todo)} unchanged (cached), {len(todo)} to execute.", flush=True)
-    execute_all(
-        todo, config,
-        jobs=min(jobs or config.execution.jobs, max(len(todo), 1)),
-        scheduler=scheduler or config.execution.scheduler,
-    )
-    return report.build(config, data, runs, force=force)
+    check_folders(config, Path(config_path).resolve().parent, allow_outside)
+    with study_lock(config.execution.build_dir):
+        for stale in remove_stale(config.execution.build_dir):
+            print(f"Removed {stale}, left by an interrupted run.", flush=True)
+        data = ensure_data(config)
+        runs = plan_runs(config, data)
+        todo = [r for r in runs if force or not is_cached(r)]
+        print(f"{len(runs)} runs in the grid, {len(runs) - len(todo)} unchanged (cached), {len(todo)} to execute.",
+              flush=True)
+        execute_all(
+            todo, config,
+            jobs=min(jobs or config.execution.jobs, max(len(todo), 1)),
+            scheduler=scheduler or config.execution.scheduler,
+        )
+        return report.build(config, data, runs, force=force)

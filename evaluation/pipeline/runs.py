@@ -21,8 +21,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from evaluation.data.contract import StudyData
-from evaluation.pipeline.atomic import KEY_FILE, replace_dir
 from evaluation.pipeline.config import NotebookConfig, ParameterSet, StudyConfig, run_id
+from evaluation.pipeline.folders import KEY_FILE, replace_dir
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 

@@ -72,6 +72,8 @@ def test_a_top_level_list_is_rejected(tmp_path):
 def test_parameters_are_checked_against_the_notebook(tmp_path):
     notebook = ROOT / "notebooks" / "02_first_did.ipynb"
     good = VALID.replace("NOTEBOOK", str(notebook)).replace("[{name: all}]", "[{name: a, parameters: {line: A, leads: 3}}]")
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "report.qmd").write_text("---\ntitle: t\n---\n")
     check_notebook_parameters(load_config(write(tmp_path, good)))
 
     unknown = good.replace("leads: 3", "leeds: 3")
