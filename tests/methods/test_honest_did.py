@@ -22,11 +22,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evaluation.methods import honest_did as sens
 from evaluation.methods.honest_did import (
     arp_test,
+    arp_test_inversion,
     breakdown_value,
     event_study_inputs,
+    fixed_length_ci,
     flci,
     honest_sensitivity,
     identified_set,
@@ -228,9 +229,9 @@ def test_flci_one_pre_period_closed_form():
         f = flci(beta, sigma, 1, 1, M=m)
         np.testing.assert_allclose(f.weights, [1.0, 1.0], atol=1e-9)
         assert f.estimate == pytest.approx(1.2)
-        cv = sens._folded_normal_quantile(0.95, m / sd)
+        cv = fixed_length_ci._folded_normal_quantile(0.95, m / sd)
         assert f.half_length == pytest.approx(cv * sd, rel=1e-9)
-    assert sens._folded_normal_quantile(0.95, 0.0) == pytest.approx(1.959963984540054, abs=1e-12)
+    assert fixed_length_ci._folded_normal_quantile(0.95, 0.0) == pytest.approx(1.959963984540054, abs=1e-12)
 
 
 def test_flci_m0_is_minimum_variance_linear_unbiased(ehec):
@@ -251,7 +252,7 @@ def test_flci_m0_is_minimum_variance_linear_unbiased(ehec):
 def test_flci_is_optimal_among_affine_estimators(ehec):
     """Random perturbations of the optimal weights never give a shorter interval."""
     beta, sigma = ehec
-    basis = sens._sd_bias_basis(5, 2)
+    basis = fixed_length_ci._sd_bias_basis(5, 2)
     f = flci(beta, sigma, 5, 2, M=0.01)
 
     def half(v):
@@ -260,7 +261,7 @@ def test_flci_is_optimal_among_affine_estimators(ehec):
         if abs(g[0]) > 1e-12:
             return math.inf
         h = math.sqrt(w @ sigma @ w)
-        return sens._folded_normal_quantile(0.95, 0.01 * np.abs(g[1:]).sum() / h) * h
+        return fixed_length_ci._folded_normal_quantile(0.95, 0.01 * np.abs(g[1:]).sum() / h) * h
 
     assert half(f.weights[:5]) == pytest.approx(f.half_length, rel=1e-9)
     t = np.arange(-5, 0)
@@ -295,7 +296,7 @@ def test_refine_moves_bounds_within_a_grid_step(ehec):
     beta, sigma = ehec
     coarse = robust_interval(beta, sigma, 5, 2, "RM", 1.0, grid_points=200)
     fine = robust_interval(beta, sigma, 5, 2, "RM", 1.0, grid_points=200, refine=True)
-    lo, hi = sens._default_grid(beta, sigma, 5, 2, np.array([1.0, 0.0]), "RM", 1.0, None, None)
+    lo, hi = arp_test_inversion._default_grid(beta, sigma, 5, 2, np.array([1.0, 0.0]), "RM", 1.0, None, None)
     step = (hi - lo) / 199
     assert coarse[0] - step <= fine[0] <= coarse[0] and coarse[1] <= fine[1] <= coarse[1] + step
     inside = arp_test(beta, sigma, 5, 2, [fine[0] + 1e-6, fine[1] - 1e-6], "RM", 1.0)
