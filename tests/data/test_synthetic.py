@@ -26,7 +26,9 @@ from evaluation.data.synthetic import (
     generate,
     simulate,
     true_effect,
+    writing,
 )
+from evaluation.data.synthetic.parameters import DEFAULT_NONMEMBERS
 
 FILES = ("dataset.json", "firms.csv", "applications.csv", "panel.csv", "truth.csv")
 
@@ -102,7 +104,7 @@ def test_pole_members_match_published_counts(raw):
     assert since.min() >= 2009 and since.max() <= 2017
     assert firms.loc[firms["pole"] == "none", "member_since"].isna().all()
     nonmembers = firms[firms["pole"] == "none"]
-    assert len(nonmembers) == synthetic.DEFAULT_NONMEMBERS
+    assert len(nonmembers) == DEFAULT_NONMEMBERS
     assert set(nonmembers["firm_type"]) == {"SME", "large"}
 
 
@@ -225,14 +227,14 @@ def test_failed_write_leaves_nothing(tmp_path, monkeypatch):
             raise OSError("disk full")
         real_fsync(fd)
 
-    monkeypatch.setattr(synthetic.os, "fsync", flaky_fsync)
+    monkeypatch.setattr(writing.os, "fsync", flaky_fsync)
     with pytest.raises(OSError, match="disk full"):
         generate(tmp_path / "data", n_nonmembers=500)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_cli(tmp_path, capsys):
-    assert synthetic.main([str(tmp_path / "cli"), "--seed", "7", "--n-nonmembers", "500"]) == 0
+    assert writing.main([str(tmp_path / "cli"), "--seed", "7", "--n-nonmembers", "500"]) == 0
     meta = json.loads((tmp_path / "cli" / "dataset.json").read_text())
     assert meta["seed"] == 7 and meta["n_nonmembers"] == 500
     assert "panel.csv" in capsys.readouterr().out

@@ -1,4 +1,4 @@
-"""Contract-valid data sets that `evaluation/data/synthetic.py` did not make.
+"""Contract-valid data sets that `evaluation/data/synthetic/` did not make.
 
 Written from the data contract (`data/README.md`) alone, to try the study as an
 evaluator would with data of their own: few or many years, one call or two, one pole

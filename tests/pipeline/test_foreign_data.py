@@ -1,4 +1,4 @@
-"""The whole study on data sets that `evaluation/data/synthetic.py` did not make
+"""The whole study on data sets that `evaluation/data/synthetic/` did not make
 (`tests/pipeline/foreign_data.py`): each reaches a report, says "not estimable" with the reason
 where its data cannot support a design, and asserts nothing its data do not show."""
 

@@ -1,6 +1,6 @@
 """Monte Carlo: small-sample coverage of the study's main estimator (CS-DR, simple aggregation).
 
-An independent data-generating process (it does not use ``evaluation/data/synthetic.py``):
+An independent data-generating process (it does not use ``evaluation/data/synthetic/``):
 
 * ``n`` firms observed every year 2010-2019 (10 years); firm ``i`` draws a latent size
   ``a_i ~ N(0, 1)`` and an unobserved firm effect ``alpha_i = 0.5 a_i + N(0, 1)``.
