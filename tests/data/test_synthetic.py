@@ -75,7 +75,7 @@ def test_generate_writes_the_files_quickly(generated):
 def test_dataset_json_says_synthetic(out):
     meta = json.loads((out / "dataset.json").read_text())
     assert meta["synthetic"] is True
-    assert meta["seed"] == synthetic.DEFAULT_SEED and meta["generator"] == "evaluation.synthetic"
+    assert meta["seed"] == synthetic.DEFAULT_SEED and meta["generator"] == "evaluation.data.synthetic"
     assert "synthetic" in meta["description"].lower() and "calibrated" in meta["description"]
 
 

@@ -86,7 +86,7 @@ def test_says_why_a_design_is_not_estimable(report):
 def test_the_banner_and_the_truth_follow_the_data(report):
     scenario, _, html, _ = report
     assert ("Synthetic data." in html) == scenario.synthetic
-    assert "evaluation.synthetic" not in html.split("Provenance")[0]
+    assert "evaluation.data.synthetic" not in html.split("Provenance")[0]
     assert "calibrated to the programme" not in html
     assert "synthetic data carry their true effect" not in html  # none of these data has a truth.csv
     assert "no known true effect" in html

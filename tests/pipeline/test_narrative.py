@@ -66,10 +66,10 @@ def test_validation_appendix_without_truth():
 
 def test_banner_comes_from_dataset_json():
     foreign = data_banner({"name": "mine", "synthetic": True, "description": "Made by hand."})
-    assert "Synthetic data." in foreign and "evaluation.synthetic" not in foreign and "seed" not in foreign
+    assert "Synthetic data." in foreign and "evaluation.data.synthetic" not in foreign and "seed" not in foreign
     assert "calibrated" not in foreign and "Made by hand." in foreign
-    default = data_banner({"name": "d", "synthetic": True, "description": "", "generator": "evaluation.synthetic", "seed": 5})
-    assert "made by `evaluation.synthetic` with seed 5" in default
+    default = data_banner({"name": "d", "synthetic": True, "description": "", "generator": "evaluation.data.synthetic", "seed": 5})
+    assert "made by `evaluation.data.synthetic` with seed 5" in default
     real = data_banner({"name": "regional extract", "synthetic": False, "description": "Balance sheets."})
     assert "Synthetic" not in real and "regional extract" in real
 

@@ -112,7 +112,9 @@ import numpy as np
 
 from evaluation.data import programme
 
-GENERATOR = "evaluation.synthetic"
+GENERATOR = "evaluation.data.synthetic"
+FORMER_GENERATORS = ("evaluation.synthetic",)
+"""Names earlier versions wrote into dataset.json: their folders may be regenerated too."""
 GENERATOR_VERSION = "1"
 DEFAULT_SEED = 20170601
 DEFAULT_NONMEMBERS = 3000

@@ -79,13 +79,13 @@ def simulate(
         "description": (
             "SYNTHETIC DATA: every number in these files is simulated; no row describes a "
             "real firm. The data are calibrated to the published figures of Piedmont's "
-            "Poli di Innovazione programme (Regione Piemonte, June 2017; evaluation/"
+            "Poli di Innovazione programme (Regione Piemonte, June 2017; evaluation/data/"
             "programme.py): 1,194 pole members (858 SMEs, 133 large firms, 60 research "
             "organisations, 43 others); Linea A 113 projects submitted, 75 funded, 221 "
             "firms, 49.8 M EUR investment, 23.7 M EUR grants; Linea B 53 submitted, 34 "
             "funded, 70 firms, 21.2 M EUR, 9.3 M EUR. Firm outcomes, selection into the "
             "calls and the true effects (truth.csv) follow the data-generating process "
-            "documented in evaluation/synthetic.py and data/README.md."
+            "documented in evaluation/data/synthetic/parameters.py and data/README.md."
         ),
         "seed": int(seed),
         "generator": GENERATOR,

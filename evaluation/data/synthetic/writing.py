@@ -18,7 +18,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from evaluation.data.synthetic.parameters import DEFAULT_NONMEMBERS, DEFAULT_SEED, GENERATOR, OUTCOMES
+from evaluation.data.synthetic.parameters import (
+    DEFAULT_NONMEMBERS,
+    DEFAULT_SEED,
+    FORMER_GENERATORS,
+    GENERATOR,
+    OUTCOMES,
+)
 from evaluation.data.synthetic.simulation import SyntheticData, simulate
 
 
@@ -60,7 +66,7 @@ def _replaceable(path: Path) -> bool:
         d = json.loads(meta.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return isinstance(d, dict) and d.get("synthetic") is True and d.get("generator") == GENERATOR
+    return isinstance(d, dict) and d.get("synthetic") is True and d.get("generator") in (GENERATOR, *FORMER_GENERATORS)
 
 
 def _check_target(out_dir: Path) -> None:
