@@ -21,8 +21,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evaluation.methods.estimators import aggte, att_gt, staggered
+from evaluation.methods.estimators import aggte, att_gt
 from evaluation.methods.estimators.staggered import StaggeredWarning
+from evaluation.methods.estimators.staggered import preparation as staggered
 
 REFERENCE = Path(__file__).parent / "reference"
 DROP_SEED, DROP_SHARE = 20240607, 0.15  # as benchmarks/unbalanced_parity.py

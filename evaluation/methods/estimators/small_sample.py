@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from evaluation.methods.estimators import staggered as _st
+from evaluation.methods.estimators.staggered import preparation as _st
 
 JACKKNIFE_MAX_UNITS = 5_000
 """``inference="auto"`` uses the jackknife up to this many firms in the balanced panel and
