@@ -23,7 +23,8 @@ import pytest
 
 from evaluation.methods.estimators import aggte, att_gt
 from evaluation.methods.estimators.staggered import StaggeredWarning
-from evaluation.methods.estimators.staggered import preparation as staggered
+from evaluation.methods.estimators.staggered.group_time import _unbalanced_cells
+from evaluation.methods.estimators.staggered.preparation import _prepare_unbalanced
 
 REFERENCE = Path(__file__).parent / "reference"
 DROP_SEED, DROP_SHARE = 20240607, 0.15  # as benchmarks/unbalanced_parity.py
@@ -138,9 +139,9 @@ def test_unbalanced_path_on_a_balanced_panel_equals_the_panel_estimator_without_
     # check of the n/N scaling and of the aggregation by unit.
     for method in ("dr", "ipw", "reg"):
         for control in ("never", "not_yet"):
-            long = staggered._prepare_unbalanced(mpdta, "lemp", "year", "countyreal", "first.treat",
-                                                 None, control, 0, None, None, force_long=True)
-            rows, IF = staggered._unbalanced_cells(long, method, control, "varying", 0)
+            long = _prepare_unbalanced(mpdta, "lemp", "year", "countyreal", "first.treat",
+                                       None, control, 0, None, None, force_long=True)
+            rows, IF = _unbalanced_cells(long, method, control, "varying", 0)
             panel = fit(mpdta, allow_unbalanced_panel=False, method=method, control=control)
             np.testing.assert_allclose([r[2] for r in rows], panel.table["att"], rtol=0, atol=1e-13)
             np.testing.assert_allclose(IF, panel.influence, rtol=0, atol=1e-12)

@@ -29,7 +29,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from evaluation.methods.estimators.staggered import preparation as _st
+from evaluation.methods.estimators.staggered.aggregation import aggte
+from evaluation.methods.estimators.staggered.group_time import _cells, att_gt
+from evaluation.methods.estimators.staggered.panel_2x2 import TRIM_LEVEL, _did_2x2, _logit, _sample_problem
+from evaluation.methods.estimators.staggered.preparation import _prepare as _prepare_panel
 
 JACKKNIFE_MAX_UNITS = 5_000
 """``inference="auto"`` uses the jackknife up to this many firms in the balanced panel and
@@ -107,9 +110,9 @@ def simple_att(
         raise ValueError(f"simple_att: inference must be 'auto', 'analytic' or 'jackknife', got {inference!r}")
     fit = dict(y=y, time=time, unit=unit, cohort=cohort, covariates=covariates, control=control,
                method="dr", cluster=unit, weights=weights, alpha=alpha, allow_unbalanced_panel=allow_unbalanced_panel)
-    res = _st.att_gt(data, **fit)
+    res = att_gt(data, **fit)
     unbalanced = str(res.extra.get("panel_estimator", "")).startswith("unbalanced")
-    agg = _st.aggte(res, kind="simple")
+    agg = aggte(res, kind="simple")
     att, se_if = agg.overall_att, agg.overall_se
     G = res.unit_cohort
     n = len(G)
@@ -120,7 +123,7 @@ def simple_att(
     if choice == "jackknife":
         try:
             if unbalanced:
-                loo = group_jackknife_values(data, unit, lambda d: _st.aggte(_st.att_gt(d, **fit), kind="simple").overall_att)
+                loo = group_jackknife_values(data, unit, lambda d: aggte(att_gt(d, **fit), kind="simple").overall_att)
             else:
                 loo = jackknife_values(data, y, time, unit, cohort, covariates, control, weights)
             if not np.all(np.isfinite(loo)):
@@ -185,7 +188,7 @@ def jackknife_se(loo: np.ndarray) -> tuple[float, float]:
 
 def _post_cells(panel, control: str, anticipation: int = 0):
     """Post-treatment cells of the simple aggregation: (g, c, b, sample key) as att_gt."""
-    for g, c, b, threshold in _st._cells(panel.tlist, panel.glist, "varying", anticipation):
+    for g, c, b, threshold in _cells(panel.tlist, panel.glist, "varying", anticipation):
         if g > panel.tlist[c]:
             continue
         x_period = None if panel.X is None else (0 if panel.x_invariant else min(c, b))
@@ -209,12 +212,13 @@ def _sample(panel, g, threshold, x_period, control, keep=None):
 def _prepare(data, y, time, unit, cohort, covariates, control, weights):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # att_gt has warned already
-        return _st._prepare(data, y, time, unit, cohort, covariates, control, 0, unit, weights)
+        return _prepare_panel(data, y, time, unit, cohort, covariates, control, 0, unit, weights)
 
 
 def simple_point(panel, control: str = "never", keep: np.ndarray | None = None) -> float:
     """The simple ATT on the units ``keep`` of a prepared panel, re-estimating everything
-    with :mod:`staggered`'s own 2x2 (the brute-force reference of the jackknife)."""
+    with the 2x2 of :mod:`~evaluation.methods.estimators.staggered.panel_2x2` (the
+    brute-force reference of the jackknife)."""
     keep = np.ones(len(panel.G), bool) if keep is None else keep
     G, w, Y = panel.G, panel.w, panel.Y
     num = den = 0.0
@@ -223,9 +227,9 @@ def simple_point(panel, control: str = "never", keep: np.ndarray | None = None) 
         idx, D, X = _sample(panel, g, threshold, key[2], control, keep)
         ws = w[idx] / w[idx].mean()
         entry: dict = {}
-        if _st._sample_problem("dr", X, D, ws, entry):
+        if _sample_problem("dr", X, D, ws, entry):
             continue
-        att, _ = _st._did_2x2("dr", Y[idx, c] - Y[idx, b], D, X, ws, entry.get("pscore"), entry.get("ols"))
+        att, _ = _did_2x2("dr", Y[idx, c] - Y[idx, b], D, X, ws, entry.get("pscore"), entry.get("ols"))
         num += shares[g] * att
         den += shares[g]
     return num / den
@@ -250,7 +254,7 @@ def jackknife_values(data, y, time, unit, cohort, covariates=None, control="neve
         idx, D, X = _sample(panel, g, threshold, x_period, control)
         ws = w[idx] / w[idx].mean()
         entry: dict = {}
-        if _st._sample_problem("dr", X, D, ws, entry):
+        if _sample_problem("dr", X, D, ws, entry):
             att_loo[:, which] = np.nan
             continue
         DY = np.column_stack([Y[idx, cells[j][1]] - Y[idx, cells[j][2]] for j in which])
@@ -277,7 +281,8 @@ def _dr_deletions(DY: np.ndarray, D: np.ndarray, X: np.ndarray, w: np.ndarray):
     Returns ``(att (m,), att_loo (n_s, m))``. Logit and OLS are re-fitted for every
     deletion: OLS on comparison units by Sherman-Morrison, the logit by Newton's
     method vectorised over deleted units (to ``NEWTON_TOL``), so the values equal a
-    re-estimation of :func:`staggered._did_2x2` without the unit.
+    re-estimation of :func:`~evaluation.methods.estimators.staggered.panel_2x2._did_2x2`
+    without the unit.
     """
     ns, k = X.shape
     treat, ctrl = D == 1, D == 0
@@ -297,11 +302,11 @@ def _dr_deletions(DY: np.ndarray, D: np.ndarray, X: np.ndarray, w: np.ndarray):
     coef = np.where(ctrl, wc / np.where(ctrl, 1 - h, 1.0), 0.0)  # (ns,)
     dbeta = -(Q[:, :, None] * (coef[:, None] * resid)[:, None, :])  # (ns, k, m)
     # --- logit and its deletions --------------------------------------------------------
-    ps_full, H_inv = _st._logit(X, D, w)
+    ps_full, H_inv = _logit(X, D, w)
     gamma = _logit_coef(X, ps_full)
     Gam = _logit_deletions(X, D, w, gamma, ps_full, H_inv)  # (ns, k)
     # --- full-sample ATT --------------------------------------------------------------
-    att, _ = zip(*(_st._did_2x2("dr", DY[:, j], D, X, w, (ps_full, H_inv), None) for j in range(DY.shape[1])))
+    att, _ = zip(*(_did_2x2("dr", DY[:, j], D, X, w, (ps_full, H_inv), None) for j in range(DY.shape[1])))
     att = np.array(att)
     # --- deleted ATTs ----------------------------------------------------------------
     wt = w * treat
@@ -324,7 +329,7 @@ def _dr_deletions(DY: np.ndarray, D: np.ndarray, X: np.ndarray, w: np.ndarray):
         rows = slice(s, s + step)
         ps = 1.0 / (1.0 + np.exp(-(Gam[rows] @ Xc.T)))  # (r, nc)
         ps = np.minimum(ps, 1 - 1e-6)
-        odds = np.where(ps < _st.TRIM_LEVEL, ps / (1 - ps), 0.0) * wcc[None, :]
+        odds = np.where(ps < TRIM_LEVEL, ps / (1 - ps), 0.0) * wcc[None, :]
         r_ids = np.arange(s, min(s + step, ns))
         self_c = np.searchsorted(cidx, r_ids)
         is_c = ctrl[r_ids]
