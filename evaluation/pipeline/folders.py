@@ -45,17 +45,29 @@ def replace_dir(new: Path, target: Path) -> None:
 
     ``target`` must be missing or a finished folder of the study (:data:`KEY_FILE`).
     The previous folder is renamed aside first and deleted only after the move, so at
-    no point is ``target`` a mixture of old and new files.
+    no point is ``target`` a mixture of old and new files (a kill between the two moves
+    is undone by :func:`restore_interrupted`).
     """
     if target.exists() and not (target / KEY_FILE).is_file():
         raise FolderError(f"{target} exists and was not written by the study; it is left as it is. "
                           "Remove it or choose another folder.")
+    restore_interrupted(target)
     old = target.with_name(f".{target.name}.old")
     shutil.rmtree(old, ignore_errors=True)
     if target.exists():
         target.rename(old)
     shutil.move(str(new), str(target))
     shutil.rmtree(old, ignore_errors=True)
+
+
+def restore_interrupted(target: Path) -> bool:
+    """Put back the previous ``target`` that :func:`replace_dir` had renamed aside when a
+    kill stopped it before the new folder arrived; True if it did."""
+    old = target.with_name(f".{target.name}.old")
+    if old.is_dir() and not target.exists():
+        old.rename(target)
+        return True
+    return False
 
 
 def _protected(config: StudyConfig, project: Path) -> dict[Path, str]:

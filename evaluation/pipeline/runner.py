@@ -10,7 +10,7 @@ from pathlib import Path
 from evaluation.data.contract import StudyData, load_study_data
 from evaluation.pipeline import report
 from evaluation.pipeline.config import StudyConfig, check_notebook_parameters, load_config
-from evaluation.pipeline.folders import check_folders, remove_stale, study_lock
+from evaluation.pipeline.folders import check_folders, remove_stale, restore_interrupted, study_lock
 from evaluation.pipeline.runs import execute_all, is_cached, plan_runs
 
 
@@ -40,6 +40,8 @@ def run_study(config_path: str | Path, force: bool = False, jobs: int | None = N
     with study_lock(config.execution.build_dir):
         for stale in remove_stale(config.execution.build_dir):
             print(f"Removed {stale}, left by an interrupted run.", flush=True)
+        if restore_interrupted(config.report.output_dir):
+            print(f"Restored the last report in {config.report.output_dir}, set aside by an interrupted run.", flush=True)
         data = ensure_data(config)
         runs = plan_runs(config, data)
         todo = [r for r in runs if force or not is_cached(r)]

@@ -268,3 +268,23 @@ def test_a_full_disk_or_a_refused_write_exits_2_and_keeps_the_last_report(projec
     assert code == 2 and words in err and "Traceback" not in err
     assert tree(out) == before, "the last good report stays as it was"
     assert not list((project / "build").glob(".report-*")), "no staging folder left behind"
+
+
+def test_replace_dir_refuses_a_foreign_folder_and_a_kill_between_its_moves_is_undone(tmp_path):
+    from evaluation.pipeline.folders import FolderError, replace_dir, restore_interrupted
+
+    new, target = tmp_path / "new", tmp_path / "report"
+    new.mkdir()
+    (new / KEY_FILE).write_text("2")
+    target.mkdir()
+    (target / "mine.txt").write_text("mine")
+    with pytest.raises(FolderError, match="not written by the study"):
+        replace_dir(new, target)
+    assert (target / "mine.txt").read_text() == "mine" and new.is_dir()
+    (target / "mine.txt").unlink()
+    (target / KEY_FILE).write_text("1")
+    target.rename(tmp_path / ".report.old")  # killed after the first move, before the second
+    assert restore_interrupted(target) and (target / KEY_FILE).read_text() == "1"
+    assert not restore_interrupted(target)
+    replace_dir(new, target)
+    assert (target / KEY_FILE).read_text() == "2" and not (tmp_path / ".report.old").exists()
