@@ -24,3 +24,6 @@ from evaluation.methods.estimators.imputation import imputation
 from evaluation.methods.estimators.sun_abraham import sun_abraham
 
 __all__ += ["bacon", "imputation", "sun_abraham"]
+from evaluation.methods.estimators.poisson import poisson_did
+
+__all__ += ["poisson_did"]

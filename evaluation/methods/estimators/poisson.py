@@ -1,0 +1,189 @@
+"""Poisson pseudo-maximum-likelihood difference in differences: a proportional effect
+on an outcome in levels that keeps its zeros.
+
+Model (Wooldridge 2023, "Simple approaches to nonlinear difference-in-differences with
+panel data", *Econometrics Journal* 26: C31-C66; Chen & Roth 2024, "Logs with zeros?
+Some problems and solutions", *Quarterly Journal of Economics* 139: 891-936):
+
+    E[y_it | i, t] = exp(a_i + b_t + sum_c delta_c D_c,it)
+
+with unit effects ``a_i``, period effects ``b_t`` and one dummy ``D_c`` per treated
+(cohort, period) cell (``cells="cohort_time"``, Wooldridge's extended TWFE) or a single
+treatment dummy (``cells="single"``). Parallel trends are assumed in ratios (multiplicative):
+without treatment, treated and comparison units' means grow by the same factor.
+
+Estimand: the ATT in levels over the counterfactual mean of the treated observations,
+``theta = E[y(1) - y(0) | D=1] / E[y(0) | D=1]``, reported in log points,
+``ATT = log(1 + theta) = log(sum_c M_c) - log(sum_c M_c exp(-delta_c))``, with ``M_c`` the
+fitted total of cell ``c`` (equal to its observed total, the Poisson first-order condition).
+``percent(ATT)`` is ``100 theta``. Zeros stay in; units whose outcome is zero in every period
+carry no information on ``delta`` (their unit effect is minus infinity) and are left out.
+
+Fit: the unit effects are concentrated out (the Poisson fixed-effects estimates equal the
+conditional, multinomial, likelihood's: Hausman, Hall & Griliches 1984), which is
+statsmodels' ``ConditionalPoisson``; it is solved here by vectorised Newton steps
+(``ConditionalPoisson`` loops over units in Python, about 30 s for 3,600 firms) and the
+tests check the two agree. Inference: cluster-robust sandwich of the concentrated scores
+``s_g`` (Wooldridge 1999) with the study's CR1 factor, ``G/(G-1) (N-1)/(N-K_c) H^-1 (sum_g s_g
+s_g') H^-1`` (``K_c``: period and cell effects plus one for the unit effects nested in the
+clusters, fixest's default), clustered by unit unless ``cluster``, t(G-1) reference; the ``ATT`` by the delta method with the cell totals ``M_c`` held fixed
+(as ``aggte`` holds its group shares fixed), its interval ``ATT -/+ t se`` in log points.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from evaluation.methods.results import EstimationResult
+
+CELLS = ("cohort_time", "single")
+MAX_ITER = 100
+TOLERANCE = 1e-10
+
+
+def _cell_terms(cohort: np.ndarray, time: np.ndarray, cells: str) -> np.ndarray:
+    """The treated cell of each observation (``""`` when untreated)."""
+    treated = (cohort > 0) & (time >= cohort)
+    if cells == "single":
+        return np.where(treated, "treat", "")
+    labels = np.array([f"g={int(g)},t={int(t)}" for g, t in zip(cohort, time)], dtype=object)
+    return np.where(treated, labels, "")
+
+
+def _newton(y, X, unit, n_units):
+    """Maximise the concentrated Poisson log likelihood ``sum y x'b - sum_i n_i log sum_t
+    exp(x_it'b)`` (``n_i = sum_t y_it``). Returns (beta, per-unit scores, Hessian, iterations)."""
+    k = X.shape[1]
+    n_i = np.bincount(unit, weights=y, minlength=n_units)
+
+    def pieces(beta):
+        eta = X @ beta
+        top = np.full(n_units, -np.inf)
+        np.maximum.at(top, unit, eta)
+        w = np.exp(eta - top[unit])
+        s = np.bincount(unit, weights=w, minlength=n_units)
+        ll = float(y @ eta - n_i @ (np.log(s) + top))
+        return ll, w / s[unit]
+
+    beta = np.zeros(k)
+    ll, p = pieces(beta)
+    for iteration in range(1, MAX_ITER + 1):
+        mu = n_i[unit] * p
+        xbar = np.vstack([np.bincount(unit, weights=p * X[:, j], minlength=n_units) for j in range(k)]).T
+        score = X.T @ (y - mu)
+        hessian = -(X.T @ (mu[:, None] * X) - xbar.T @ (n_i[:, None] * xbar))
+        step = np.linalg.solve(hessian, -score)
+        size = 1.0
+        while True:
+            new_ll, new_p = pieces(beta + size * step)
+            if new_ll >= ll - 1e-12 * abs(ll) or size < 1e-8:
+                break
+            size /= 2
+        beta, ll, p = beta + size * step, new_ll, new_p
+        if np.max(np.abs(size * step)) < TOLERANCE:
+            break
+    mu = n_i[unit] * p
+    xbar = np.vstack([np.bincount(unit, weights=p * X[:, j], minlength=n_units) for j in range(k)]).T
+    hessian = -(X.T @ (mu[:, None] * X) - xbar.T @ (n_i[:, None] * xbar))
+    unit_scores = np.vstack([np.bincount(unit, weights=(y - mu) * X[:, j], minlength=n_units) for j in range(k)]).T
+    return beta, unit_scores, hessian, mu, iteration
+
+
+def poisson_did(
+    data: pd.DataFrame,
+    y: str,
+    unit: str,
+    time: str,
+    cohort: str,
+    cells: str = "cohort_time",
+    cluster: str | None = None,
+    alpha: float = 0.05,
+) -> EstimationResult:
+    """Proportional effect of treatment on ``y`` in levels (zeros kept) by Poisson PPML with
+    unit and period effects; see the module docstring for model, estimand and inference.
+
+    ``cohort``: a unit's first treated period, 0 or missing for never treated (a cohort after
+    the last period counts as never treated). ``y`` must be non-negative. Terms: ``"ATT"``
+    (log points of the ratio; ``percent`` gives ``100 theta``) and one ``delta_c`` per cell.
+    ``extra``: firms used and left out (zero in every period), cell totals, iterations.
+    Rows with a missing ``y`` are dropped; a unit keeps its other periods (unbalanced panels)."""
+    if cells not in CELLS:
+        raise ValueError(f"cells must be one of {CELLS}, not {cells!r}")
+    cluster = cluster or unit
+    frame = data.dropna(subset=[y])
+    if frame.duplicated([unit, time]).any():
+        raise ValueError(f"poisson_did: duplicate ({unit}, {time}) pairs")
+    values = frame[y].to_numpy(float)
+    if (values < 0).any():
+        raise ValueError(f"poisson_did: {y} has negative values; the Poisson model needs y >= 0")
+    if frame.groupby(unit)[cluster].nunique().max() > 1:
+        raise ValueError(f"poisson_did: units must be nested in the clusters of {cluster!r}")
+    all_units = frame[unit].nunique()
+    positive = frame.groupby(unit)[y].transform("sum") > 0
+    frame = frame[positive]
+    cohort_values = frame[cohort].fillna(0).to_numpy(float)
+    times = frame[time].to_numpy()
+    cohort_values = np.where(cohort_values > times.max(), 0, cohort_values)
+    cell = _cell_terms(cohort_values, times, cells)
+    # a treated cell whose outcome is zero throughout has delta = -inf: its observations are left out
+    cell_total = pd.Series(frame[y].to_numpy(float)).groupby(cell).transform("sum").to_numpy()
+    empty_cell = (cell != "") & (cell_total <= 0)
+    frame, cell = frame[~empty_cell], cell[~empty_cell]
+    if not (cell != "").any():
+        raise ValueError("poisson_did: no treated observation with a positive outcome in a treated cell")
+    if not (cell == "").any():
+        raise ValueError("poisson_did: no untreated observation of a unit with a positive outcome")
+    periods = np.sort(frame[time].unique())
+    untreated_periods = set(frame.loc[cell == "", time])
+    missing = [p for p in periods if p not in untreated_periods]
+    if missing:
+        raise ValueError(f"poisson_did: no untreated observation (with a positive unit total) in period(s) {missing}")
+    cell_terms = sorted(set(cell) - {""})
+    period_terms = [f"t={p}" for p in periods[1:]]
+    X = np.column_stack([(frame[time].to_numpy() == p).astype(float) for p in periods[1:]]
+                        + [(cell == c).astype(float) for c in cell_terms])
+    unit_codes, unit_index = pd.factorize(frame[unit], sort=True)
+    yv = frame[y].to_numpy(float)
+    scale = yv.mean()  # the concentrated likelihood's beta does not depend on the scale of y
+    beta, unit_scores, hessian, mu, iterations = _newton(yv / scale, X, unit_codes, len(unit_index))
+    if np.linalg.matrix_rank(hessian) < X.shape[1]:
+        raise ValueError("poisson_did: the period and cell effects are not identified (collinear dummies)")
+    cluster_codes = pd.factorize(frame.groupby(unit)[cluster].first().reindex(unit_index))[0]
+    G = int(cluster_codes.max()) + 1
+    if G < 2:
+        raise ValueError("poisson_did: fewer than two clusters")
+    s_g = np.vstack([np.bincount(cluster_codes, weights=unit_scores[:, j], minlength=G) for j in range(X.shape[1])]).T
+    bread = np.linalg.inv(hessian)
+    n_obs, k_c = len(frame), X.shape[1] + 1  # unit effects nested in the clusters count as one parameter
+    vcov = G / (G - 1) * (n_obs - 1) / (n_obs - k_c) * bread @ (s_g.T @ s_g) @ bread
+    names = period_terms + cell_terms
+    delta = beta[len(period_terms):]
+    totals = np.array([mu[cell == c].sum() * scale for c in cell_terms])
+    denominator = totals @ np.exp(-delta)
+    att = float(np.log(totals.sum()) - np.log(denominator))
+    gradient = np.zeros(len(names))
+    gradient[len(period_terms):] = totals * np.exp(-delta) / denominator
+    estimates = np.r_[att, beta]
+    ses = np.sqrt(np.r_[gradient @ vcov @ gradient, np.diag(vcov)])
+    df = G - 1
+    crit = stats.t.ppf(1 - alpha / 2, df)
+    table = pd.DataFrame({"estimate": estimates, "se": ses, "ci_low": estimates - crit * ses,
+                          "ci_high": estimates + crit * ses,
+                          "p": 2 * stats.t.sf(np.abs(estimates / ses), df), "df": float(df)},
+                         index=pd.Index(["ATT"] + names, name="term"))
+    table = table.drop(index=period_terms)
+    keep = ["ATT"] + cell_terms
+    full = np.zeros((len(names) + 1, len(names) + 1))
+    full[0, 0] = gradient @ vcov @ gradient
+    full[0, 1:] = full[1:, 0] = gradient @ vcov
+    full[1:, 1:] = vcov
+    order = [0] + [1 + names.index(c) for c in cell_terms]
+    vcov_frame = pd.DataFrame(full[np.ix_(order, order)], index=keep, columns=keep)
+    extra = {"units": int(len(unit_index)), "units_all_zero": int(all_units - len(unit_index)),
+             "observations_zero": int((yv == 0).sum()), "observations_empty_cells": int(empty_cell.sum()),
+             "cell_totals": dict(zip(cell_terms, totals.tolist())), "theta": float(np.expm1(att)),
+             "cells": cells, "iterations": int(iterations)}
+    return EstimationResult(table=table, nobs=len(frame), vcov_type="CR1", estimator="poisson_did", y=y,
+                            n_clusters=G, cluster=cluster, vcov=vcov_frame, alpha=alpha, extra=extra)
