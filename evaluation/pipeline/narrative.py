@@ -387,6 +387,67 @@ def validation(r: Results) -> str:
             "recorded in `tests/study/montecarlo/RESULTS_study.md`) reports bias and coverage of each specification.")
 
 
+def _rd_interval(entry: dict, unit: str) -> str:
+    key = "pp" if unit == "pp" else "pct"
+    show = (lambda v: f"{format_number(v)} percentage points") if unit == "pp" else pct
+    return (f"{show(entry[key])} (95% interval {show(entry[f'ci_low_{key}'])} to {show(entry[f'ci_high_{key}'])}, "
+            f"{significance({'ci_low_pct': entry[f'ci_low_{key}'], 'ci_high_pct': entry[f'ci_high_{key}']})})")
+
+
+def rd_sentence(r: Results, group: str, line: str) -> str:
+    """R&D in one call against one comparison group, by rule: the share of firms doing R&D
+    (zero by construction when no firm starts or stops R&D), the proportional effect in levels
+    with the zeros, and the log estimate named as the sub-sample of positive R&D it is, with
+    the firms it keeps against the firms of the group."""
+    run = f"main_{group}"
+    head = r.get(run, f"rd.linea_{line.lower()}")
+    if not head:
+        return not_estimable(f"R&D in Linea {line} against {GROUPS[group]}", r.why_not(run, "rd_effects"))
+    n_t, n_c = head["group_treated"], head["group_control"]
+    text = [f"In Linea {line} against {GROUPS[group]} ({format_number(n_t)} funded and {format_number(n_c)} comparison firms report R&D)"]
+    ext = head["extensive"]
+    if head.get("switchers") == 0:
+        text.append("no firm starts or stops doing R&D in these years, so the share of firms doing R&D cannot differ "
+                    "between the groups and the effect on it is zero by construction")
+    elif "pp" in ext and ext.get("ci_low_pp") is not None:
+        text.append(f"the share of firms doing R&D changes by {_rd_interval(ext, 'pp')} "
+                    f"({format_number(head['switchers'])} firms start or stop R&D)")
+    else:
+        text.append(not_estimable("the effect on the share doing R&D", ext.get("not_estimable", "")).rstrip("."))
+    prop = head["proportional"]
+    if "pct" in prop:
+        text.append(f"R&D in levels, zeros included, changes by {_rd_interval(prop, 'pct')} (Poisson, "
+                    f"{format_number(prop['n_treated'])} funded and {format_number(prop['n_control'])} comparison firms: "
+                    "firms with no R&D in any year carry no information on a proportional effect)")
+    else:
+        text.append(not_estimable("the proportional effect on R&D in levels", prop.get("not_estimable", "")).rstrip("."))
+    log = head["log_positive"]
+    if "pct" in log:
+        left_out = (n_t - log["n_treated"]) + (n_c - log["n_control"])
+        kept = (f"it keeps {format_number(log['n_treated'])} of the {format_number(n_t)} funded and "
+                f"{format_number(log['n_control'])} of the {format_number(n_c)} comparison firms")
+        if left_out > 0:
+            kept += f", leaving out {format_number(left_out)} firms without positive R&D"
+        else:
+            kept += ", so here the selection leaves out no firm, only firm-years without R&D if any"
+        text.append(f"the log estimate, {_rd_interval(log, 'pct')}, is computed on firm-years with positive R&D only, a "
+                    f"sub-sample selected on the outcome: {kept}")
+    sentence = text[0] + " " + "; ".join(text[1:]) + "."
+    truths = [(label, entry.get(key)) for label, entry, key in
+              (("share doing R&D", ext, "truth_pp"), ("levels", prop, "truth_pct"), ("logs of positive values", log, "truth_pct"))
+              if isinstance(entry, dict) and entry.get(key) is not None]
+    if truths:
+        sentence += (" The synthetic data's true effects over the same funded firm-years are "
+                     + ", ".join(f"{format_number(v)}{' percentage points' if label == 'share doing R&D' else '%'} ({label})"
+                                 for label, v in truths) + ".")
+    return sentence
+
+
+def rd_effects(r: Results) -> str:
+    parts = [rd_sentence(r, group, line) for group in GROUPS if r.has(f"main_{group}") for line in lines_in_data(r)]
+    return "\n\n".join(parts) if parts else not_estimable("R&D with its zeros", "this study's grid has no main-results run")
+
+
 SNIPPETS: dict[str, Callable[[Results], str]] = {
     "summary_data": summary_data,
     "summary_first": summary_first,
@@ -394,6 +455,7 @@ SNIPPETS: dict[str, Callable[[Results], str]] = {
     "programme_match": programme_match,
     "main_table": main_table,
     "line_differences": line_differences,
+    "rd_effects": rd_effects,
     "cost_effectiveness": cost_effectiveness,
     "pole_clustering": pole_clustering,
     "robustness": robustness,

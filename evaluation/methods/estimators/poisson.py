@@ -7,7 +7,7 @@ Some problems and solutions", *Quarterly Journal of Economics* 139: 891-936):
 
     E[y_it | i, t] = exp(a_i + b_t + sum_c delta_c D_c,it)
 
-with unit effects ``a_i``, period effects ``b_t`` and one dummy ``D_c`` per treated
+with unit effects ``a_i``, period effects ``b_t`` (``b_st`` by stratum with ``strata=``) and one dummy ``D_c`` per treated
 (cohort, period) cell (``cells="cohort_time"``, Wooldridge's extended TWFE) or a single
 treatment dummy (``cells="single"``). Parallel trends are assumed in ratios (multiplicative):
 without treatment, treated and comparison units' means grow by the same factor.
@@ -99,6 +99,7 @@ def poisson_did(
     cohort: str,
     cells: str = "cohort_time",
     cluster: str | None = None,
+    strata: str | None = None,
     alpha: float = 0.05,
 ) -> EstimationResult:
     """Proportional effect of treatment on ``y`` in levels (zeros kept) by Poisson PPML with
@@ -108,7 +109,9 @@ def poisson_did(
     the last period counts as never treated). ``y`` must be non-negative. Terms: ``"ATT"``
     (log points of the ratio; ``percent`` gives ``100 theta``) and one ``delta_c`` per cell.
     ``extra``: firms used and left out (zero in every period), cell totals, iterations.
-    Rows with a missing ``y`` are dropped; a unit keeps its other periods (unbalanced panels)."""
+    Rows with a missing ``y`` are dropped; a unit keeps its other periods (unbalanced panels).
+    ``strata``: a column constant within units (e.g. size class); period effects ``b_st`` are then
+    estimated per stratum, so parallel trends are assumed only within strata."""
     if cells not in CELLS:
         raise ValueError(f"cells must be one of {CELLS}, not {cells!r}")
     cluster = cluster or unit
@@ -135,14 +138,20 @@ def poisson_did(
         raise ValueError("poisson_did: no treated observation with a positive outcome in a treated cell")
     if not (cell == "").any():
         raise ValueError("poisson_did: no untreated observation of a unit with a positive outcome")
-    periods = np.sort(frame[time].unique())
-    untreated_periods = set(frame.loc[cell == "", time])
-    missing = [p for p in periods if p not in untreated_periods]
+    if strata is not None and frame.groupby(unit)[strata].nunique(dropna=False).max() > 1:
+        raise ValueError(f"poisson_did: strata {strata!r} must be constant within units")
+    stratum = frame[strata].astype(str).to_numpy() if strata else np.full(len(frame), "")
+    untreated = set(zip(stratum[cell == ""], frame.loc[cell == "", time]))
+    present = sorted(set(zip(stratum, frame[time])))
+    missing = [f"{s} {p}".strip() for s, p in present if (s, p) not in untreated]
     if missing:
         raise ValueError(f"poisson_did: no untreated observation (with a positive unit total) in period(s) {missing}")
     cell_terms = sorted(set(cell) - {""})
-    period_terms = [f"t={p}" for p in periods[1:]]
-    X = np.column_stack([(frame[time].to_numpy() == p).astype(float) for p in periods[1:]]
+    first = {s: min(p for s2, p in present if s2 == s) for s, _ in present}
+    period_keys = [(s, p) for s, p in present if p != first[s]]
+    period_terms = [f"{s}:t={p}" if strata else f"t={p}" for s, p in period_keys]
+    times_all = frame[time].to_numpy()
+    X = np.column_stack([((stratum == s) & (times_all == p)).astype(float) for s, p in period_keys]
                         + [(cell == c).astype(float) for c in cell_terms])
     unit_codes, unit_index = pd.factorize(frame[unit], sort=True)
     yv = frame[y].to_numpy(float)
@@ -184,6 +193,6 @@ def poisson_did(
     extra = {"units": int(len(unit_index)), "units_all_zero": int(all_units - len(unit_index)),
              "observations_zero": int((yv == 0).sum()), "observations_empty_cells": int(empty_cell.sum()),
              "cell_totals": dict(zip(cell_terms, totals.tolist())), "theta": float(np.expm1(att)),
-             "cells": cells, "iterations": int(iterations)}
+             "cells": cells, "strata": strata, "iterations": int(iterations)}
     return EstimationResult(table=table, nobs=len(frame), vcov_type="CR1", estimator="poisson_did", y=y,
                             n_clusters=G, cluster=cluster, vcov=vcov_frame, alpha=alpha, extra=extra)
