@@ -404,7 +404,7 @@ def rd_sentence(r: Results, group: str, line: str) -> str:
     if not head:
         return not_estimable(f"R&D in Linea {line} against {GROUPS[group]}", r.why_not(run, "rd_effects"))
     n_t, n_c = head["group_treated"], head["group_control"]
-    text = [f"In Linea {line} against {GROUPS[group]} ({format_number(n_t)} funded and {format_number(n_c)} comparison firms report R&D)"]
+    text = [f"In Linea {line} against {GROUPS[group]} ({format_number(n_t)} funded and {format_number(n_c)} comparison firms report R&D, zero or positive)"]
     ext = head["extensive"]
     if head.get("switchers") == 0:
         text.append("no firm starts or stops doing R&D in these years, so the share of firms doing R&D cannot differ "
