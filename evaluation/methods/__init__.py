@@ -10,7 +10,8 @@ Estimators (``evaluation.methods.estimators``)
     :func:`did_2x2`, :func:`twfe`, :func:`event_study`, :func:`att_gt` and
     :func:`aggte` (Callaway & Sant'Anna), :func:`sun_abraham`, :func:`imputation`
     (Borusyak, Jaravel & Spiess), :func:`bacon` (Goodman-Bacon decomposition),
-    :func:`simple_att` (CS simple ATT with small-sample inference).
+    :func:`simple_att` (CS simple ATT with small-sample inference), :func:`poisson_did`
+    (proportional effect in levels with zeros kept, Poisson pseudo-maximum likelihood).
 Inference (``evaluation.methods.inference``)
     iid, HC1, CR0, CR1 and CR2 covariances of every linear estimator (``vcov=``) and
     :func:`wild_cluster_bootstrap` for few clusters.
@@ -41,6 +42,7 @@ from evaluation.methods.estimators import (
     imputation,
     plot_event_study,
     plot_staggered_event_study,
+    poisson_did,
     sun_abraham,
     twfe,
 )
@@ -71,6 +73,6 @@ __all__ = [
     "aggte", "att_gt", "bacon", "balance_table", "breakdown_value", "cs_event_study_inputs", "did_2x2",
     "event_study", "event_study_inputs", "honest_sensitivity", "imputation", "ipw_weights", "log_points",
     "matched_did", "mde", "mde_curve", "nearest_neighbour_match", "original_cs", "percent", "plot_event_study",
-    "plot_love", "plot_sensitivity", "plot_staggered_event_study", "propensity_score", "recommended_design",
+    "plot_love", "plot_sensitivity", "poisson_did", "plot_staggered_event_study", "propensity_score", "recommended_design",
     "simple_att", "sun_abraham", "trim_common_support", "twfe", "wild_cluster_bootstrap",
 ]
