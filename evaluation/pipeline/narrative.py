@@ -201,25 +201,37 @@ def summary_main(r: Results) -> str:
 
 
 def cost_sentence(r: Results, line: str) -> str:
+    """Jobs created and grants per job in one call, hedged by rule on the jobs interval
+    (``jobs`` in an average year after the start, ``cost_ci_unbounded`` when its 95%
+    interval reaches zero); on synthetic data the true figures beside them, with
+    whether the interval covers the truth."""
     run = _line_run("heterogeneity", line)
     head = r.get(run)
-    if not head or "employment_pct" not in head:
-        return not_estimable(f"Cost per job in Linea {line}", r.why_not(run, "cost_per_job"))
+    if not head or head.get("jobs") is None:
+        return not_estimable(f"Jobs created and cost per job in Linea {line}", r.why_not(run, "cost_per_job"))
+    jobs = (f"about {format_number(head['jobs'])} jobs (annual work units) in an average year after the start "
+            f"(95% interval {format_number(head['jobs_ci_low'])} to {format_number(head['jobs_ci_high'])})")
     if head.get("cost_per_job_eur") is None:
-        text = (f"In Linea {line} the employment effect is {pct(head['employment_pct'])}, not above zero: "
-                "no job was created at the point estimate, so there is no cost per job")
-        if head.get("cost_ci_low") is not None:  # the effect's interval reaches above zero
-            text += f"; the effect's 95% interval allows costs from {format_number(head['cost_ci_low'])} EUR per job upward"
-        return text + "."
-    if r.number(run, "cost_ci_unbounded"):  # the employment interval reaches zero: no job is certain
-        return (f"In Linea {line} the employment effect of {pct(head['employment_pct'])}, whose 95% interval includes "
-                f"zero, would amount to about {format_number(head['jobs'])} annual work units at about "
-                f"{format_number(head['cost_per_job_eur'])} EUR of grants per job (95% interval "
+        text = (f"In Linea {line} funding changed employment at the {format_number(head['jobs_funded_firms'])} funded firms by "
+                f"{jobs}: not above zero at the point estimate, so there is no cost per job")
+        if head.get("cost_ci_low") is not None:  # the jobs interval reaches above zero
+            text += f"; the interval allows costs from {format_number(head['cost_ci_low'])} EUR per job upward"
+        text += "."
+    elif r.number(run, "cost_ci_unbounded"):  # the jobs interval reaches zero: no job is certain
+        text = (f"In Linea {line} funding may have created {jobs} at the {format_number(head['jobs_funded_firms'])} funded firms, "
+                "but the interval includes zero, so the data cannot rule out that no job was created; at the point estimate "
+                f"each job cost about {format_number(head['cost_per_job_eur'])} EUR of grants (95% interval "
                 f"{format_number(head['cost_ci_low'])} EUR to unbounded).")
-    return (f"In Linea {line} the employment effect of {pct(head['employment_pct'])} amounts to about "
-            f"{format_number(head['jobs'])} annual work units; each job created cost about "
-            f"{format_number(head['cost_per_job_eur'])} EUR of grants (95% interval {format_number(head['cost_ci_low'])} EUR "
-            f"to {format_number(head['cost_ci_high'])} EUR).")
+    else:
+        text = (f"In Linea {line} funding created {jobs} at the {format_number(head['jobs_funded_firms'])} funded firms; "
+                f"each job cost about {format_number(head['cost_per_job_eur'])} EUR of grants (95% interval "
+                f"{format_number(head['cost_ci_low'])} EUR to {format_number(head['cost_ci_high'])} EUR).")
+    if head.get("true_jobs") is not None:
+        true_cost = head.get("true_cost_per_job_eur")
+        text += (f" These are synthetic data with a known effect: the true figure is about {format_number(head['true_jobs'])} jobs"
+                 + (f" and {format_number(true_cost)} EUR per job" if true_cost is not None else ", so no cost per job")
+                 + f", {'inside' if head.get('true_jobs_covered') else 'outside'} the jobs interval.")
+    return text
 
 
 def programme_match(r: Results) -> str:

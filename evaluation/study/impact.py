@@ -48,7 +48,7 @@ from evaluation.methods.matching import (
     trim_common_support,
 )
 from evaluation.study.comparison import comparison_sample, pre_call_covariates, treated_indicator
-from evaluation.study.design import OUTCOME_LABELS, UNBALANCED_PANEL, data_limits, outcome_frame, true_att
+from evaluation.study.design import OUTCOME_LABELS, UNBALANCED_PANEL, data_limits, outcome_frame, true_att, true_effects
 
 ESTIMATORS = ("twfe", "cs_dr", "matched_did", "ipw_did")
 ESTIMATOR_LABELS = {"twfe": "TWFE", "cs_dr": "CS-DR", "matched_did": "matched", "ipw_did": "IPW"}
@@ -310,30 +310,146 @@ def grant_intensity(sample: pd.DataFrame, data: StudyData, outcome: str) -> dict
             "mean_grant_eur": float(grants.reindex(frame.loc[frame["funded"] == 1, "firm_id"].unique()).mean())}
 
 
-def cost_per_job(sample: pd.DataFrame, data: StudyData, employment: Estimate) -> dict:
-    """Grant cost per job created, from the employment ATT ``b`` (log points):
-    jobs = (exp(b) - 1) x pre-period employment of the funded firms (annual work
-    units, mean over years before the start); cost = their grants / jobs, defined only
-    when ``b > 0`` (no job created, no cost per job: NaN). The 95% interval maps the
-    ATT's interval endpoints through this decreasing function: when the ATT's interval
-    reaches zero or below the upper end is unbounded (inf); when it lies wholly at or
-    below zero both ends are NaN."""
-    if not employment.estimated:
-        raise DesignError(f"no employment effect to convert into jobs: {employment.note}")
-    funded = sample[(sample["funded"] == 1) & (sample["post"] == 0)]
-    base = float(funded.groupby("firm_id")["employees"].mean().sum())
-    grants = float(data.applications[data.applications["funded"] & data.applications["firm_id"].isin(funded["firm_id"])]["grant_eur"].sum())
-    if not base > 0:
-        raise DesignError("no funded firm reports employment before its project start.")
+def cost_per_job(sample: pd.DataFrame, data: StudyData, line: str, group: str = "unsuccessful",
+                 truth: pd.DataFrame | None = None, balanced: bool = not UNBALANCED_PANEL) -> dict:
+    """Jobs created by funding and grants per job, with 95% intervals.
 
-    def cost(b: float) -> float:
-        return grants / (base * math.expm1(b)) if b > 0 else math.inf
+    Estimand: jobs in an average year after the start,
+    ``J = sum_{funded firm-years, t >= start} (Y_it - Y_it(0)) / (P / N)``: employees
+    (annual work units) beyond what the ``N`` funded firms would have employed
+    without the grant, summed over their ``P`` post-start firm-years and divided by
+    their average number of post-start years ``P / N``; i.e. ``J = N x ATT`` with the
+    ATT in levels averaged over post-start firm-years.
 
-    positive = employment.att > 0
-    return {"grants_eur": grants, "pre_employment": base, "jobs": base * math.expm1(employment.att),
-            "cost_per_job_eur": cost(employment.att) if positive else math.nan,
-            "ci_low": cost(employment.ci_high) if employment.ci_high > 0 else math.nan,
-            "ci_high": cost(employment.ci_low) if employment.ci_high > 0 else math.nan}
+    Estimator: the study's Callaway-Sant'Anna doubly robust estimate (same covariates,
+    controls, simple aggregation and interval as ``estimate(..., "cs_dr")``) on
+    employees in *levels*, times ``N``. Levels, not logs: total jobs are held mostly
+    by a few large firms, and applying the average firm's log effect to their
+    employment is biased whenever effects differ with size. The price is precision:
+    a large firm's yearly swings enter in full, and the delete-one-firm jackknife
+    (t with few degrees of freedom when a few firms carry the variance) says so.
+
+    Interval: grants are fixed, so ``J``'s 95% interval is ``N`` times the ATT's. Cost
+    per job ``C = G / J``, ``G`` the grants of these funded firms in ``line``: defined
+    only when ``J > 0`` (NaN otherwise); interval ``[G / J_high, G / J_low]``, unbounded
+    above (inf) when ``J_low <= 0`` (the data do not rule out that no job was created),
+    NaN at both ends when ``J_high <= 0``.
+
+    With ``truth`` (synthetic data) the estimand itself on the same firm-years:
+    ``true_jobs = sum Y_it (1 - exp(-tau_it)) / (P / N)`` with the true log effect
+    ``tau_it`` of ``truth.csv`` (so ``Y_it(0) = Y_it exp(-tau_it)``), and
+    ``true_cost_per_job_eur = G / true_jobs``.
+    """
+    frame = outcome_frame(sample, "employees")
+    covariates = pre_call_covariates(sample, outcomes=("turnover_eur", "employees"))[list(CS_COVARIATES)]
+    available = [c for c in CS_COVARIATES if covariates[c].notna().any()]
+    if not available:
+        raise DesignError("no firm reports turnover or employment before the call, the covariates of the doubly robust estimator.")
+    kept = frame.join(covariates[available], on="firm_id").dropna(subset=available)
+    if balanced:
+        kept = kept[kept["firm_id"].isin(_balanced_firms(kept))]
+    post = kept[kept["treat"] == 1]
+    if post.empty:
+        raise DesignError("no funded firm with pre-call data is observed after its project start.")
+    with data_limits("Callaway-Sant'Anna estimate of employment in levels"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # cells att_gt cannot estimate are left out, as in R did
+        effect = simple_att(kept, "employees", "year", "firm_id", "cohort", covariates=available,
+                            control="not_yet" if group == "not_yet" else "never", inference=CS_INFERENCE,
+                            allow_unbalanced_panel=not balanced)
+    firms = post["firm_id"].unique()
+    n, years = len(firms), len(post) / len(firms)
+    apps = data.applications
+    grants = float(apps.loc[apps["funded"] & (apps["line"] == line) & apps["firm_id"].isin(firms), "grant_eur"].sum())
+
+    point, low, high = n * effect.att, n * effect.ci_low, n * effect.ci_high
+    result = {"funded_firms": n, "post_years": years, "grants_eur": grants,
+              "att_employees": effect.att, "inference": effect.method,
+              "jobs": point, "jobs_ci_low": low, "jobs_ci_high": high,
+              **dict(zip(("cost_per_job_eur", "ci_low", "ci_high"), grant_cost(grants, point, low, high))),
+              "true_jobs": None, "true_cost_per_job_eur": None}
+    if truth is not None:
+        tau = true_effects(truth, "employees").reindex(pd.MultiIndex.from_frame(post[["firm_id", "year"]])).fillna(0.0)
+        true_jobs = float((-post["employees"].to_numpy() * np.expm1(-tau.to_numpy())).sum()) / years
+        result.update(true_jobs=true_jobs, true_cost_per_job_eur=grant_cost(grants, true_jobs, true_jobs, true_jobs)[0])
+    return result
+
+
+def grant_cost(grants: float, jobs: float, jobs_low: float, jobs_high: float) -> tuple[float, float, float]:
+    """Grants per job ``G / J`` and its interval ``[G / J_high, G / J_low]`` (``G / J``
+    decreases in ``J``): the cost is NaN when ``J <= 0``, the upper end inf when
+    ``J_low <= 0 < J_high``, both ends NaN when ``J_high <= 0``."""
+    def cost(j: float) -> float:
+        return grants / j if j > 0 else math.nan
+
+    if not jobs_high > 0:
+        return cost(jobs), math.nan, math.nan
+    return cost(jobs), cost(jobs_high), math.inf if jobs_low <= 0 else cost(jobs_low)
+
+
+JOBS_SIGNIFICANT = 2
+"""Significant figures of jobs in the report: their intervals span hundreds or thousands."""
+EUR_SIGNIFICANT = 3
+"""Significant figures of EUR per job in the report."""
+
+
+def significant(value: float | None, digits: int) -> int | None:
+    """``value`` rounded to ``digits`` significant figures, as an int (jobs and EUR
+    are reported as whole numbers); None for None, NaN and infinities."""
+    if value is None or not math.isfinite(value):
+        return None
+    if value == 0:
+        return 0
+    return int(round(value, digits - 1 - math.floor(math.log10(abs(value)))))
+
+
+def cost_headline(cost: dict) -> dict:
+    """Headline numbers of :func:`cost_per_job`, rounded (``JOBS_SIGNIFICANT``,
+    ``EUR_SIGNIFICANT``); None where a cost is not defined or unbounded."""
+    head = {"jobs": significant(cost["jobs"], JOBS_SIGNIFICANT),
+            "jobs_ci_low": significant(cost["jobs_ci_low"], JOBS_SIGNIFICANT),
+            "jobs_ci_high": significant(cost["jobs_ci_high"], JOBS_SIGNIFICANT),
+            "jobs_funded_firms": int(cost["funded_firms"]),
+            "cost_per_job_eur": significant(cost["cost_per_job_eur"], EUR_SIGNIFICANT),
+            "cost_ci_low": significant(cost["ci_low"], EUR_SIGNIFICANT),
+            "cost_ci_high": significant(cost["ci_high"], EUR_SIGNIFICANT)}
+    if cost["true_jobs"] is not None:
+        head.update(true_jobs=significant(cost["true_jobs"], JOBS_SIGNIFICANT),
+                    true_cost_per_job_eur=significant(cost["true_cost_per_job_eur"], EUR_SIGNIFICANT),
+                    true_jobs_covered=bool(cost["jobs_ci_low"] <= cost["true_jobs"] <= cost["jobs_ci_high"]))
+    return head
+
+
+def cost_table(cost: dict) -> pd.DataFrame:
+    """The cost-per-job table: jobs and EUR per job, estimate and 95% interval (and the
+    synthetic truth), rounded as in :func:`cost_headline`; an unbounded end reads
+    "unbounded", a cost with no job behind it "not defined"."""
+    def eur(value: float) -> int | str:
+        return "unbounded" if value == math.inf else "not defined" if not math.isfinite(value) else significant(value, EUR_SIGNIFICANT)
+
+    def jobs(value: float) -> int | None:
+        return significant(value, JOBS_SIGNIFICANT)
+
+    rows = [{"measure": "jobs created, average year after the start", "estimate": jobs(cost["jobs"]),
+             "95% low": jobs(cost["jobs_ci_low"]), "95% high": jobs(cost["jobs_ci_high"])},
+            {"measure": "grants per job created (EUR)", "estimate": eur(cost["cost_per_job_eur"]),
+             "95% low": eur(cost["ci_low"]), "95% high": eur(cost["ci_high"])}]
+    if cost["true_jobs"] is not None:
+        rows[0]["true value (synthetic data)"] = jobs(cost["true_jobs"])
+        rows[1]["true value (synthetic data)"] = eur(cost["true_cost_per_job_eur"])
+    return pd.DataFrame(rows)
+
+
+def cost_caption(cost: dict, line: str) -> str:
+    """Caption of :func:`cost_table`, from the numbers it describes."""
+    text = (f"Linea {line}: jobs created by funding in an average year after the project start, for "
+            f"{cost['funded_firms']:,} funded firms (Callaway-Sant'Anna doubly robust effect on employees in levels "
+            f"times the number of funded firms; 95% interval by {cost['inference']}), and grants per job "
+            f"({significant(cost['grants_eur'], EUR_SIGNIFICANT):,} EUR of grants divided by the jobs; the interval "
+            "inverts the jobs interval, unbounded above when that includes zero). Jobs rounded to "
+            f"{JOBS_SIGNIFICANT} and EUR to {EUR_SIGNIFICANT} significant figures")
+    if cost["true_jobs"] is not None:
+        text += "; true values from the synthetic data's known effect on the same firm-years"
+    return text
 
 
 def pole_clustered(sample: pd.DataFrame, outcome: str, seed: int, B: int = 9999) -> dict:

@@ -217,7 +217,7 @@ def evidence(data, truth, seed: int, power_note: dict[str, str]) -> dict[str, st
     def cost_effectiveness() -> str:
         parts = []
         for line in present:
-            cost = impact.cost_per_job(comparison_sample(data, line, "unsuccessful"), data, line_estimates(line)["employees"])
+            cost = impact.cost_per_job(comparison_sample(data, line, "unsuccessful"), data, line)
             if not math.isfinite(cost["cost_per_job_eur"]):
                 parts.append(f"not defined in Linea {line}: its employment effect is not above zero, so no job was created")
             else:

@@ -36,10 +36,32 @@ def test_a_missing_call_is_said_to_be_missing_with_the_reason():
     assert "synthetic" not in text  # no truth, no sentence about it
 
 
-def test_cost_per_job_says_no_job_when_the_effect_is_not_positive():
-    r = results(heterogeneity_linea_a={"headline": {"employment_pct": -4.1, "cost_per_job_eur": None, "jobs": -41}, "not_estimable": {}})
+def _cost_head(jobs, low, high, cost=None, cost_low=None, cost_high=None, **more):
+    return {"jobs": jobs, "jobs_ci_low": low, "jobs_ci_high": high, "jobs_funded_firms": 50, "cost_per_job_eur": cost,
+            "cost_ci_low": cost_low, "cost_ci_high": cost_high, **more}
+
+
+def test_cost_per_job_says_no_job_when_the_jobs_are_not_positive():
+    r = results(heterogeneity_linea_a={"headline": _cost_head(-410, -900, 80, cost_low=120000), "not_estimable": {}})
     text = narrative.cost_sentence(r, "A")
-    assert "no job was created" in text and "-41" not in text and "unbounded" not in text
+    assert "not above zero at the point estimate, so there is no cost per job" in text
+    assert "costs from 120,000 EUR per job upward" in text and "unbounded" not in text and "synthetic" not in text
+
+
+def test_cost_per_job_is_not_estimable_with_the_reason():
+    r = results(heterogeneity_linea_a={"headline": {}, "not_estimable": {"cost_per_job": "no funded firm reports employment."}})
+    assert "not estimable with these data (no funded firm reports employment)" in narrative.cost_sentence(r, "A")
+
+
+def test_cost_per_job_is_firm_when_the_jobs_interval_excludes_zero_and_names_the_truth():
+    head = _cost_head(1400, 600, 2200, 17000, 10800, 39500, true_jobs=1500, true_cost_per_job_eur=15900, true_jobs_covered=True)
+    r = results(heterogeneity_linea_a={"headline": head, "numbers": {"cost_ci_unbounded": False}, "not_estimable": {}})
+    text = narrative.cost_sentence(r, "A")
+    assert "created about 1,400 jobs (annual work units) in an average year after the start (95% interval 600 to 2,200)" in text
+    assert "each job cost about 17,000 EUR of grants (95% interval 10,800 EUR to 39,500 EUR)" in text
+    assert "synthetic data" in text and "about 1,500 jobs and 15,900 EUR per job, inside the jobs interval" in text
+    head.update(true_jobs_covered=False)
+    assert "outside the jobs interval" in narrative.cost_sentence(r, "A")
 
 
 def test_significance_words_follow_the_interval():
@@ -80,8 +102,9 @@ def test_not_estimable_note():
     assert "** applications.csv holds" in not_estimable_markdown("applications.csv holds no application")
 
 
-def test_cost_per_job_is_hedged_when_the_employment_interval_includes_zero():
-    head = {"employment_pct": 2.0, "cost_per_job_eur": 330584, "cost_ci_low": 69169, "cost_ci_high": None, "jobs": 21}
+def test_cost_per_job_is_hedged_when_the_jobs_interval_includes_zero():
+    head = _cost_head(210, -40, 460, 330000, 150000)
     r = results(heterogeneity_linea_a={"headline": head, "numbers": {"cost_ci_unbounded": True}, "not_estimable": {}})
     text = narrative.cost_sentence(r, "A")
-    assert "includes zero, would amount to about 21" in text and "each job created" not in text
+    assert "may have created about 210 jobs" in text and "cannot rule out that no job was created" in text
+    assert "150,000 EUR to unbounded" in text and "funding created" not in text
