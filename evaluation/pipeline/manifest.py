@@ -76,7 +76,7 @@ def make_manifest(data_dir: str | Path, description: str = DEFAULT_DESCRIPTION) 
 
 def _generator_seed(path: Path) -> int | None:
     try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
+        meta = json.loads(path.read_text(encoding="utf-8-sig"))  # the contract accepts a byte-order mark
     except (OSError, ValueError):
         return None
     seed = meta.get("seed") if isinstance(meta, dict) else None
