@@ -10,6 +10,7 @@ and the report's source must exist.
 
 from __future__ import annotations
 
+import datetime
 import re
 from pathlib import Path
 from typing import Any
@@ -54,8 +55,20 @@ class ExecutionConfig(_Strict):
 
 
 class ReportConfig(_Strict):
+    """The report's source and output folder, and the optional title-page metadata that
+    report.py writes into the report's front matter and title-page block. Absent fields
+    are shown as "not stated" (the date as the rendering date)."""
+
     source: Path = Field(description="The report's main .qmd file.")
     output_dir: Path = Field(Path("reports/_output"), description="Where the rendered report lands.")
+    commissioning_body: str | None = Field(None, min_length=1, max_length=300,
+                                           description="Who commissioned the evaluation (e.g. the managing authority).")
+    evaluator: str | None = Field(None, min_length=1, max_length=300,
+                                  description="Who carried it out; becomes the report's author.")
+    version: str | None = Field(None, min_length=1, max_length=100, description="The report's version, e.g. '1.0' or 'draft 2'.")
+    date: datetime.date | None = Field(None, description="The report's date (YYYY-MM-DD); the rendering date when absent.")
+    status: str | None = Field(None, min_length=1, max_length=300,
+                               description="What the report is, e.g. 'illustration on synthetic data' or 'final report'.")
 
 
 class ParameterSet(_Strict):

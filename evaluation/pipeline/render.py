@@ -5,7 +5,9 @@ wheel) writes self-contained HTML, and pandoc's typst writer plus the ``typst``
 wheel write the PDF. Neither needs LaTeX or the network. It understands the small
 part of Quarto's syntax the report uses: ``{{< var a.b >}}`` (values from
 ``_variables.yml``), ``{{< include file >}}``, ``fig-alt`` on figures and
-``.callout-*`` divs (the last two in ``render_assets/offline.lua``).
+``.callout-*`` divs (the last two in ``render_assets/offline.lua``), and citations
+``[@key]`` from the front matter's ``bibliography`` (pandoc ``--citeproc``, with its
+built-in Chicago author-date style, as Quarto uses by default).
 """
 
 from __future__ import annotations
@@ -100,7 +102,10 @@ def _render_offline(project: Path, source: Path, out_dir: Path) -> None:
     markdown.write_text(expand_shortcodes(source.read_text(encoding="utf-8"), variables, base), encoding="utf-8")
     # --columns: no source line counts as "long", so pipe tables keep natural column
     # widths instead of widths proportional to their dashes.
-    common = ["--standalone", "--toc", "--columns=1000", "--lua-filter", str(ASSETS / "offline.lua"), f"--resource-path={base}"]
+    # --citeproc resolves [@key] citations from the front matter's bibliography (as
+    # Quarto does) in both outputs, so the PDF holds formatted citations, not typst's.
+    common = ["--standalone", "--toc", "--columns=1000", "--citeproc", "--lua-filter", str(ASSETS / "offline.lua"),
+              f"--resource-path={base}"]
     try:
         pypandoc.convert_file(
             str(markdown), "html5", format="markdown",

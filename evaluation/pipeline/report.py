@@ -7,7 +7,12 @@ writes, into a staging copy of the Quarto project:
 * ``reports/generated/<run>/<table>.md`` and ``<figure>.md``: tables and figures as
   Markdown snippets for ``{{< include ... >}}``;
 * ``reports/generated/provenance.md``: git SHA, data sha256, package versions,
-  parameters, seeds and the rendering engine.
+  parameters, seeds and the rendering engine;
+* ``reports/generated/title_page.md``: the title-page block (commissioning body,
+  evaluator, version, date, status) from ``study.yml``'s ``report`` section, whose
+  evaluator and date also go into the staged report's front matter;
+* ``reports/generated/text/<name>.md``: the sentences of ``narrative`` and the answers
+  of ``findings`` (verdicts, limitations, conclusions, recommendations, Italian summary).
 
 Rendering uses ``quarto render`` when ``quarto`` is on PATH, otherwise the offline
 path (``evaluation.pipeline.render``: pandoc -> HTML, pandoc -> typst -> PDF). The
@@ -17,6 +22,7 @@ finished folder (``report.html``, ``report.pdf``, ``results.json``) replaces
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import platform
@@ -31,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import yaml
 
-from evaluation.pipeline import narrative, render
+from evaluation.pipeline import findings, narrative, render
 from evaluation.pipeline.folders import KEY_FILE, replace_dir
 from evaluation.pipeline.narrative import format_number
 
@@ -158,6 +164,52 @@ def write_generated(results: dict, runs: list[Run], generated: Path) -> None:
             (run_out / f"{key}.md").write_text(figure_markdown(rel, fig["caption"], fig["alt"]), encoding="utf-8")
 
 
+def load_tables(results: dict, runs: list[Run]) -> dict[str, dict[str, pd.DataFrame]]:
+    """Every run's CSV tables as data frames, for the rules of ``findings``."""
+    tables: dict[str, dict[str, pd.DataFrame]] = {}
+    for run in runs:
+        for key, table in results["runs"][run.id].get("tables", {}).items():
+            tables.setdefault(run.id, {})[key] = pd.read_csv(run.folder / table["file"], keep_default_na=False, na_values=[""])
+    return tables
+
+
+def title_metadata(report: Any, dataset: dict, today: datetime.date | None = None) -> dict[str, str]:
+    """The title page's fields from study.yml's ``report`` section; on synthetic data the
+    status says the report is an illustration whatever the study file says."""
+    date = report.date or today or datetime.date.today()
+    status = report.status or ("final report" if not dataset.get("synthetic") else "")
+    if dataset.get("synthetic") and "synthetic" not in status.lower():
+        status = (status + "; " if status else "") + "illustration on synthetic data, not an evaluation of the real programme"
+    return {
+        "commissioning body": report.commissioning_body or "not stated",
+        "evaluator": report.evaluator or "not stated",
+        "version": report.version or "not stated",
+        "date": date.isoformat(),
+        "status": status,
+        "data": str(dataset.get("name", "not stated")),
+    }
+
+
+def title_page_markdown(meta: dict[str, str]) -> str:
+    return table_markdown(pd.DataFrame(list(meta.items()), columns=["", "about this report"]), "About this report")
+
+
+FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---\n", re.DOTALL)
+
+
+def stamp_front_matter(source: Path, meta: dict[str, str]) -> None:
+    """Write the date and (when stated) the evaluator as author into the staged source's
+    YAML front matter, which both Quarto and pandoc read."""
+    text = source.read_text(encoding="utf-8")
+    match = FRONT_MATTER.match(text)
+    front = (yaml.safe_load(match.group(1)) or {}) if match else {}
+    front["date"] = meta["date"]
+    if meta["evaluator"] != "not stated":
+        front["author"] = meta["evaluator"]
+    body = text[match.end():] if match else text
+    source.write_text("---\n" + yaml.safe_dump(front, sort_keys=False, allow_unicode=True) + "---\n" + body, encoding="utf-8")
+
+
 def data_banner(dataset: dict) -> str:
     """The notice at the top of the report, from ``dataset.json`` alone: a warning box
     when the data are synthetic (with the generator and seed only when the file names
@@ -213,6 +265,8 @@ def provenance(config: StudyConfig, data: StudyData, runs: list[Run], engine: st
         "kernel": config.execution.kernel,
         "runs": {run.id: {"notebook": run.notebook.path.name, "parameters": run.parameter_set.parameters} for run in runs},
         "engine": engine,
+        "report": {k: (str(v) if v is not None else None) for k, v in config.report.model_dump(
+            include={"commissioning_body", "evaluator", "version", "date", "status"}).items()},
     }
 
 
@@ -287,6 +341,10 @@ def build(config: StudyConfig, data: StudyData, runs: list[Run], force: bool = F
         (generated / "data_banner.md").write_text(data_banner(data.dataset), encoding="utf-8")
         (generated / "provenance.md").write_text(provenance_markdown(stamp), encoding="utf-8")
         narrative.write_text_snippets(results, generated / "text")
+        findings.write_text_snippets(results, generated / "text", load_tables(results, runs))
+        meta = title_metadata(config.report, data.dataset)
+        (generated / "title_page.md").write_text(title_page_markdown(meta), encoding="utf-8")
+        stamp_front_matter(stage_reports / config.report.source.name, meta)
         fill_missing_includes(stage_reports / config.report.source.name, [run.id for run in runs])
         (stage / "_variables.yml").write_text(
             yaml.safe_dump(headline_variables(results), sort_keys=True, allow_unicode=True), encoding="utf-8"
