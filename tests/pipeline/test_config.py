@@ -37,6 +37,14 @@ def test_the_project_study_file_is_valid():
         "robustness.linea_a", "robustness.linea_b", "observatory.all",
     ]
     assert config.data.dir == ROOT / "data" / "default"
+    assert config.report.evaluator and config.report.status is None  # the status follows the data
+
+
+def test_title_page_fields_are_optional_and_typed(tmp_path):
+    text = VALID.replace("NOTEBOOK", "nb.ipynb").replace(
+        "{source: reports/report.qmd}", "{source: reports/report.qmd, version: '2', date: 2025-06-30}")
+    report = load_config(write(tmp_path, text)).report
+    assert report.version == "2" and report.date.isoformat() == "2025-06-30" and report.commissioning_body is None
 
 
 def test_relative_paths_resolve_against_the_study_file(tmp_path):
@@ -55,6 +63,9 @@ def test_relative_paths_resolve_against_the_study_file(tmp_path):
         (("[{name: all}]", "[{name: all}, {name: all}]"), "repeated"),
         (("[{name: all}]", "[{name: all, parameters: {output_dir: x}}]"), "set by the runner"),
         (("title: t", "title: !!python/object/apply:os.system ['echo hi']"), "not valid YAML"),
+        (("{source: reports/report.qmd}", "{source: reports/report.qmd, date: soon}"), "report.date"),
+        (("{source: reports/report.qmd}", "{source: reports/report.qmd, evaluator: ''}"), "report.evaluator"),
+        (("{source: reports/report.qmd}", "{source: reports/report.qmd, author: me}"), "report.author"),
     ],
 )
 def test_bad_study_files_are_rejected_with_the_key_named(tmp_path, change, message):

@@ -56,3 +56,25 @@ def test_table_markdown_formats_cells_and_caption():
 def test_text_columns_keep_years_as_written():
     frame = pd.DataFrame({"treated": [2017, "never"], "weight": [0.5, 0.5]})
     assert "| 2017 | 0.5 |" in table_markdown(frame, "c")
+
+
+def test_citations_are_resolved_in_html_and_pdf(tmp_path):
+    """The offline renderer runs citeproc for both outputs: no [@key] is left, the
+    reference list is printed (the PDF is read back as text)."""
+    from pypdf import PdfReader
+
+    from evaluation.pipeline.render import _render_offline
+
+    (tmp_path / "refs.bib").write_text("@article{roth2022, author = {Roth, Jonathan}, title = {Pretest with Caution},"
+                                       " journal = {AER: Insights}, year = {2022}}\n")
+    source = tmp_path / "doc.qmd"
+    source.write_text("---\ntitle: t\nbibliography: refs.bib\n---\n\n# Text\n\nAs shown [@roth2022].\n\n"
+                      "# References\n\n::: {#refs}\n:::\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    _render_offline(tmp_path, source, out)
+    html = (out / "doc.html").read_text(encoding="utf-8")
+    pdf = " ".join(page.extract_text() for page in PdfReader(out / "doc.pdf").pages)
+    for text in (html, pdf):
+        assert "[@" not in text and "???" not in text
+        assert "(Roth 2022)" in text and "Pretest with Caution" in text
