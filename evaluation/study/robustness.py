@@ -95,7 +95,9 @@ def pretrend_tests(sample: pd.DataFrame, outcome: str, leads: int = 5, lags: int
        covariates, ``method="reg"``, varying base period): every pre-treatment ATT(g,t)
        is 0, ``W = n a' V^-1 a``, p from chi2(df).
 
-    Columns ``test, statistic, df1, df2, p, reject`` (``p < alpha``).
+    Columns ``test, statistic, df1, df2, p, reject`` (``p < alpha``). ``attrs["leads"]``:
+    the event study's pre-period coefficients one by one (``term, e, estimate, se, p``,
+    CR1 by firm, reference ``e = -1``).
     """
     frame, y = _log_frame(sample, outcome)
     g = frame[COHORT].fillna(0)
@@ -126,7 +128,33 @@ def pretrend_tests(sample: pd.DataFrame, outcome: str, leads: int = 5, lags: int
     out = pd.DataFrame(rows)
     out["reject"] = out["p"] < alpha
     out.attrs["pre_terms"] = pre
+    leads_table = es.table.loc[pre, ["estimate", "se", "p"]].astype(float)
+    out.attrs["leads"] = leads_table.rename_axis("term").reset_index().assign(e=[int(t.split("=")[1]) for t in pre])
     return out
+
+
+def by_outcome(check, sample: pd.DataFrame, outcomes, **kwargs) -> tuple[pd.DataFrame, dict[str, str]]:
+    """``check(sample, outcome, **kwargs)`` for every outcome, stacked with an ``outcome``
+    column (``OUTCOME_LABELS``) first. Returns ``(table, not_estimable)``, the latter
+    ``{outcome: reason}`` for the outcomes whose check raised ``DesignError``; raises
+    ``DesignError`` (the distinct reasons joined) when no outcome could be checked.
+    ``table.attrs["by_outcome"]`` keeps each check's own ``attrs`` by outcome."""
+    parts, skipped, attrs = [], {}, {}
+    for outcome in outcomes:
+        try:
+            part = check(sample, outcome, **kwargs)
+        except DesignError as err:
+            skipped[outcome] = str(err)
+            continue
+        attrs[outcome], part = dict(part.attrs), part.copy()
+        part.attrs = {}  # attrs holding frames cannot be compared by concat
+        part.insert(0, "outcome", OUTCOME_LABELS[outcome])
+        parts.append(part)
+    if not parts:
+        raise DesignError(" ".join(dict.fromkeys(skipped.values())))
+    table = pd.concat(parts, ignore_index=True)
+    table.attrs["by_outcome"] = attrs
+    return table, skipped
 
 
 # --------------------------------------------------------------------------- #
@@ -420,3 +448,128 @@ def bacon_table(sample: pd.DataFrame, outcome: str) -> pd.DataFrame:
     table.attrs.update(twfe=coef, weighted_sum=float((table["weight"] * table["estimate"]).sum()),
                        by_type=result.extra["by_type"], dropped_firms=int((counts < n_years).sum()))
     return table
+
+
+def plot_side_by_side_outcomes(table: pd.DataFrame, truths: dict | None = None, title: str = ""):
+    """:func:`plot_side_by_side` for a table of :func:`by_outcome`, one panel per
+    ``outcome`` label (``truths``: label -> true effect, or None); returns the Figure."""
+    import matplotlib.pyplot as plt
+
+    labels = [label for label in dict.fromkeys(table["outcome"]) if table.loc[table["outcome"] == label, "estimate"].notna().any()]
+    rows = max(int(table.loc[table["outcome"] == label, "estimate"].notna().sum()) for label in labels) if labels else 1
+    fig, axes = plt.subplots(1, max(len(labels), 1), figsize=(5.0 * max(len(labels), 1), 0.45 * rows + 1.4), squeeze=False)
+    for ax, label in zip(axes[0], labels):
+        plot_side_by_side(table[table["outcome"] == label], ax=ax, title=f"{title}log {label}".strip(),
+                          truth=(truths or {}).get(label))
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- #
+# HonestDiD                                                                    #
+# --------------------------------------------------------------------------- #
+
+
+def honest_did_table(sample: pd.DataFrame, outcome: str, group: str = "unsuccessful",
+                     rm_values=(0.0, 0.5, 1.0, 1.5, 2.0), sd_values=(0.0, 0.005, 0.01, 0.02)) -> pd.DataFrame:
+    """HonestDiD (Rambachan-Roth) robust 95% sets for the Callaway-Sant'Anna event study of
+    ``log_<outcome>`` (outcome regression, universal base period, ``e = -5 .. 3``; never-
+    treated controls, not-yet-treated for ``group="not_yet"``), for the first post-period
+    effect and the average of post periods, under relative magnitudes (M-bar,
+    ``rm_values``) and smoothness (M, ``sd_values``; only with two pre-period estimates or
+    more), beside the original interval. ``attrs["breakdown"]``: ``{"RM": M-bar, "SD": M}``
+    breakdown values of the first post-period effect (NaN: not significant even at 0;
+    inf: beyond the range searched)."""
+    from evaluation.methods import honest_did
+
+    frame = outcome_frame(sample, outcome)
+    with data_limits("Callaway-Sant'Anna event study for HonestDiD"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UnbalancedPanelWarning)
+            event = aggte(att_gt(frame, y=f"log_{outcome}", time=TIME, unit=UNIT, cohort=COHORT, method="reg",
+                                 base_period="universal", control="not_yet" if group == "not_yet" else "never",
+                                 allow_unbalanced_panel=UNBALANCED_PANEL), kind="dynamic", min_e=-5, max_e=3)
+        inputs = honest_did.cs_event_study_inputs(event)
+    if inputs["num_pre"] < 1:
+        raise DesignError("HonestDiD bounds the post-period violation of parallel trends by the pre-period ones; "
+                          "the event study has no pre-period estimate besides the reference year.")
+    restrictions = ("RM", "SD") if inputs["num_pre"] >= 2 else ("RM",)  # smoothness needs two pre-period slopes
+    rows = []
+    with data_limits("HonestDiD"):
+        for target in (None, "average"):
+            for restriction, values in (("RM", rm_values), ("SD", sd_values)):
+                if restriction in restrictions:
+                    rows.append(honest_did.honest_sensitivity(**inputs, restriction=restriction, m_values=list(values),
+                                                              l_vec=target).assign(target=target or "first post-period"))
+            rows.append(honest_did.original_cs(**inputs, l_vec=target).assign(target=target or "first post-period"))
+        table = pd.concat(rows, ignore_index=True)
+        table.attrs["breakdown"] = {r: float(honest_did.breakdown_value(**inputs, restriction=r)) for r in restrictions}
+    return table
+
+
+def plot_honest_did_outcomes(table: pd.DataFrame, title: str = ""):
+    """Robust intervals of the first post-period effect against M-bar (relative
+    magnitudes) beside the original interval, one panel per ``outcome`` of a
+    :func:`by_outcome` table of :func:`honest_did_table`; returns the Figure."""
+    import matplotlib.pyplot as plt
+
+    from evaluation.methods import honest_did
+
+    labels = list(dict.fromkeys(table["outcome"]))
+    fig, axes = plt.subplots(1, len(labels), figsize=(5.0 * len(labels), 4.0), squeeze=False)
+    for ax, label in zip(axes[0], labels):
+        part = table[(table["outcome"] == label) & (table["target"] == "first post-period")]
+        original = part[part["method"] == "Original"] if "method" in part else None
+        honest_did.plot_sensitivity(part[part["delta"] == "DeltaRM"], original=original, ax=ax)
+        ax.set_title(f"{title}log {label}".strip(), fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- #
+# Summary for the report                                                       #
+# --------------------------------------------------------------------------- #
+
+
+def _breakdown_entry(value: float | None, digits: int) -> tuple[float | None, str]:
+    """(value, status): a rounded number with ``"value"``; None with ``"not_significant"``
+    (NaN: not significant even under exact parallel trends) or ``"beyond_range"`` (inf)."""
+    if value is None or np.isnan(value):
+        return None, "not_significant"
+    return (None, "beyond_range") if np.isinf(value) else (round(float(value), digits), "value")
+
+
+def outcome_summary(pretrend: pd.DataFrame | None, honest: pd.DataFrame | None, alpha: float = 0.05) -> dict[str, dict]:
+    """Per outcome (keys of ``OUTCOME_LABELS``) the numbers the report quotes, from
+    :func:`by_outcome` tables of :func:`pretrend_tests` and :func:`honest_did_table`:
+
+    * ``pretest_p``: R ``did``'s pre-test p; ``event_study_p``: the event-study F p
+      (3 decimals); ``reject``: either test has ``p < alpha`` (parallel pre-trends rejected);
+    * ``significant_leads``: the event-study leads with ``p < alpha``, ``[{"e", "estimate",
+      "p"}]`` (log points, 4 decimals);
+    * ``breakdown_rm`` (2 decimals), ``breakdown_sd`` (4 decimals) and ``breakdown_status``
+      ``{"rm"|"sd": "value" | "not_significant" | "beyond_range"}``.
+    """
+    by_label = {label: key for key, label in OUTCOME_LABELS.items()}
+    out: dict[str, dict] = {}
+    if pretrend is not None:
+        for label, part in pretrend.groupby("outcome", sort=False):
+            outcome = by_label[label]
+            tests = part.set_index("test")["p"]
+            entry = {"pretest_p": round(float(tests["att_gt pre-test"]), 3),
+                     "event_study_p": round(float(tests["event study F"]), 3)}
+            entry["reject"] = bool(tests[["att_gt pre-test", "event study F"]].min() < alpha)
+            leads = pretrend.attrs.get("by_outcome", {}).get(outcome, {}).get("leads")
+            entry["significant_leads"] = [] if leads is None else [
+                {"e": int(row.e), "estimate": round(float(row.estimate), 4), "p": round(float(row.p), 4)}
+                for row in leads.sort_values("e").itertuples() if row.p < alpha]
+            out[outcome] = entry
+    if honest is not None:
+        for outcome, attrs in honest.attrs.get("by_outcome", {}).items():
+            entry, status = out.setdefault(outcome, {}), {}
+            for restriction, digits in (("RM", 2), ("SD", 4)):
+                if restriction in attrs.get("breakdown", {}):
+                    entry[f"breakdown_{restriction.lower()}"], status[restriction.lower()] = _breakdown_entry(
+                        attrs["breakdown"][restriction], digits)
+            entry["breakdown_status"] = status
+    return out

@@ -163,3 +163,40 @@ def test_bacon_table_sums_to_twfe(samples):
     assert unbalanced.attrs["dropped_firms"] == s["firm_id"].unique()[::7].size
     assert unbalanced.attrs["weighted_sum"] == pytest.approx(unbalanced.attrs["twfe"], abs=1e-10)
     assert unbalanced.attrs["twfe"] != pytest.approx(table.attrs["twfe"], abs=1e-6)
+
+
+def test_by_outcome_stacks_outcomes_and_reports_the_ones_it_cannot_check():
+    rng = np.random.default_rng(5)
+    clean = _panel(rng, trend=0.0)
+    frame = clean.assign(log_employees=_panel(rng, trend=0.01)["log_turnover_eur"], log_value_added_eur=np.nan)
+    table, skipped = _quiet(R.by_outcome, R.pretrend_tests, frame, ["turnover_eur", "employees", "value_added_eur"])
+    assert list(dict.fromkeys(table["outcome"])) == ["turnover", "employment"]
+    assert list(skipped) == ["value_added_eur"]
+    assert set(table.attrs["by_outcome"]) == {"turnover_eur", "employees"}
+    with pytest.raises(R.DesignError):
+        _quiet(R.by_outcome, R.pretrend_tests, frame, ["value_added_eur"])
+
+
+def test_outcome_summary_flags_the_outcome_whose_pre_trends_differ():
+    rng = np.random.default_rng(7)
+    frame = _panel(rng, trend=0.0)
+    # employment of the funded firms grows 0.01 log points a year faster (before and after the start)
+    frame["log_employees"] = _panel(rng, trend=0.01)["log_turnover_eur"]
+    pretrend, _ = _quiet(R.by_outcome, R.pretrend_tests, frame, ["turnover_eur", "employees"])
+    summary = R.outcome_summary(pretrend, None)
+    assert summary["employees"]["reject"] and summary["employees"]["pretest_p"] < 0.05
+    # leads against e = -1 of a steeper trend are negative: -0.01 x (number of years before -1)
+    leads = summary["employees"]["significant_leads"]
+    assert leads and all(lead["estimate"] < 0 and lead["p"] < 0.05 for lead in leads)
+    assert [lead["e"] for lead in leads] == sorted(lead["e"] for lead in leads)
+    assert set(summary["turnover_eur"]) >= {"pretest_p", "event_study_p", "reject", "significant_leads"}
+
+
+def test_outcome_summary_breakdown_status():
+    honest = pd.DataFrame({"outcome": ["turnover", "employment"]})
+    honest.attrs["by_outcome"] = {"turnover_eur": {"breakdown": {"RM": 0.7234, "SD": np.inf}},
+                                  "employees": {"breakdown": {"RM": np.nan}}}
+    summary = R.outcome_summary(None, honest)
+    assert summary["turnover_eur"] == {"breakdown_rm": 0.72, "breakdown_sd": None,
+                                       "breakdown_status": {"rm": "value", "sd": "beyond_range"}}
+    assert summary["employees"] == {"breakdown_rm": None, "breakdown_status": {"rm": "not_significant"}}
