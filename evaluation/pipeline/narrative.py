@@ -39,8 +39,9 @@ def format_number(value: Any) -> str:
 class Results:
     """Read access to the study's ``results.json`` by run and dotted key."""
 
-    def __init__(self, results: dict):
+    def __init__(self, results: dict, montecarlo: dict | None = None):
         self.runs = results.get("runs", {})
+        self.montecarlo = montecarlo
 
     def has(self, run: str) -> bool:
         return run in self.runs
@@ -271,6 +272,9 @@ def main_table(r: Results) -> str:
     text = "\n".join(lines) + "\n\n: Main results: effect of funding on turnover and employment (percent, Callaway-Sant'Anna doubly robust), by comparison group and call\n"
     if notes:
         text += "\nNot estimable with these data: " + "; ".join(notes) + "\n"
+    caveats = pretrend_caveats(r)
+    if caveats:
+        text += "\n" + caveats + "\n"
     return text
 
 
@@ -317,23 +321,113 @@ def pole_clustering(r: Results) -> str:
     return ("With few poles, p-values clustered by pole need the wild cluster bootstrap. " + " ".join(parts)) if parts else ""
 
 
+def _outcome_word(outcome: str) -> str:
+    return OUTCOMES.get(outcome, outcome.replace("_eur", "").replace("_", " "))
+
+
+def p_value(p: float) -> str:
+    """A p-value as the report quotes it: ``p = 0.035`` (notebooks round to 3 decimals),
+    ``p < 0.001`` when it rounds to 0."""
+    return "p < 0.001" if p == 0 else f"p = {format_number(p)}"
+
+
+def robustness_outcomes(r: Results, run: str) -> dict[str, dict]:
+    """Per outcome the numbers a robustness run reports: headline ``outcomes.<outcome>``
+    (``pretest_p``, ``event_study_p``, ``breakdown_rm``, ``breakdown_sd``) merged with
+    numbers ``by_outcome.<outcome>`` (``reject``, ``significant_leads``,
+    ``breakdown_status``). Results written before the outcome dimension existed give
+    turnover from the keys ``pretest_p``, ``breakdown_*`` and ``breakdown_status``."""
+    head = r.get(run, "outcomes")
+    if head is None:
+        legacy = {k: r.get(run, k) for k in ("pretest_p", "breakdown_rm", "breakdown_sd")}
+        status = r.number(run, "breakdown_status", {})
+        if legacy["pretest_p"] is None and not status:
+            return {}
+        return {"turnover_eur": {**{k: v for k, v in legacy.items() if v is not None}, "breakdown_status": status}}
+    extra = r.number(run, "by_outcome", {})
+    order = [*OUTCOMES, *sorted(set(head) - set(OUTCOMES))]  # turnover, employment, then any other
+    return {o: {**head[o], **extra.get(o, {})} for o in order if o in head}
+
+
+def pretrend_rejected(entry: dict, alpha: float = 0.05) -> bool | None:
+    """Whether parallel pre-trends are rejected for one outcome: the notebook's ``reject``
+    (either joint test has p < ``alpha``) or, without it, the rounded p-values; None when
+    no pre-test was estimated."""
+    if "reject" in entry:
+        return bool(entry["reject"])
+    ps = [entry[k] for k in ("pretest_p", "event_study_p") if entry.get(k) is not None]
+    return None if not ps else min(ps) < alpha
+
+
+def pretrend_caveat(r: Results, line: str, outcome: str) -> str:
+    """The warning to set beside an estimate whose pre-trend test failed, by rule
+    (:func:`pretrend_rejected`); "" when the test passed or was not estimated."""
+    entry = robustness_outcomes(r, _line_run("robustness", line)).get(outcome)
+    if not entry or not pretrend_rejected(entry):
+        return ""
+    word = _outcome_word(outcome)
+    tests = [f"{name} {p_value(entry[k])}" for k, name in (("pretest_p", "R `did`'s pre-test"), ("event_study_p", "event-study F test"))
+             if entry.get(k) is not None]
+    return (f"The pre-trend test against unsuccessful applicants rejects parallel trends for {word} in Linea {line} "
+            f"({', '.join(tests)}): the {word} estimate should not be read as causal without the HonestDiD bounds.")
+
+
+def pretrend_caveats(r: Results) -> str:
+    """Every :func:`pretrend_caveat` of the calls in the data, for the places that quote the estimates."""
+    return " ".join(c for c in (pretrend_caveat(r, line, o) for line in lines_in_data(r) for o in OUTCOMES) if c)
+
+
+def _leads(entry: dict) -> str:
+    leads = entry.get("significant_leads") or []
+    if not leads:
+        return ""
+    return ("; event-study leads significant at 5%: "
+            + ", ".join(f"e = {lead['e']} ({format_number(lead['estimate'])} log points, {p_value(lead['p'])})" for lead in leads))
+
+
 def robustness(r: Results) -> str:
+    """Per call and outcome the pre-trend verdict by rule (:func:`pretrend_rejected`),
+    with the tests' p-values and the leads significant one by one; a failed test gets
+    the warning of :func:`pretrend_caveat`."""
     parts = []
     for line in lines_in_data(r):
         run = _line_run("robustness", line)
         if not r.has(run):
             continue
-        p = r.get(run, "pretest_p")
-        if p is None:
-            parts.append(not_estimable(f"The pre-test in Linea {line}", r.why_not(run, "pretrend")))
-        else:
-            verdict = "rejects" if p < 0.05 else "does not reject"
-            parts.append(f"in Linea {line} R `did`'s pre-test of the pre-period effects has p = {format_number(p)} and "
-                         f"{verdict} parallel pre-trends at 5%.")
-    return "How far can the main numbers be trusted? " + " ".join(s[0].upper() + s[1:] for s in parts) if parts else ""
+        entries = robustness_outcomes(r, run)
+        if not entries:
+            parts.append(not_estimable(f"The pre-trend tests in Linea {line}", r.why_not(run, "pretrend")))
+            continue
+        sentences = []
+        for outcome, entry in entries.items():
+            word = _outcome_word(outcome)
+            rejected = pretrend_rejected(entry)
+            if rejected is None:
+                reason = r.number(run, "outcome_not_estimable", {}).get("pretrend", {}).get(outcome) or r.why_not(run, "pretrend")
+                sentences.append(not_estimable(f"The pre-trend test for {word} in Linea {line}", reason))
+                continue
+            tests = [f"{name} {p_value(entry[k])}" for k, name in (("pretest_p", "R `did`'s pre-test"), ("event_study_p", "the event-study F test"))
+                     if entry.get(k) is not None]
+            if rejected:
+                sentences.append(f"In Linea {line} the pre-trend test rejects parallel trends for {word} ({', '.join(tests)}"
+                                 f"{_leads(entry)}): the {word} estimate should not be read as causal without the HonestDiD bounds.")
+            else:
+                sentences.append(f"In Linea {line}, for {word}, {' and '.join(tests)}: neither rejects parallel pre-trends "
+                                 f"at 5%{_leads(entry)}.")
+        for outcome, reason in r.number(run, "outcome_not_estimable", {}).get("pretrend", {}).items():
+            if outcome not in entries:
+                sentences.append(not_estimable(f"The pre-trend test for {_outcome_word(outcome)} in Linea {line}", reason))
+        parts.append(" ".join(sentences))
+    if not parts:
+        return ""
+    return ("How far can the main numbers be trusted? The pre-trend tests compare funded firms with unsuccessful "
+            "applicants before the start; a test that rejects says the two groups were already drifting apart before any grant. " + " ".join(parts))
 
 
 def sensitivity(r: Results) -> str:
+    """Per call and outcome the HonestDiD breakdown values (status by rule: a value, not
+    significant even at 0, beyond the range searched); where the pre-trend test failed,
+    what the robust intervals allow one to say."""
     words = {"not_significant": "none (the effect is not significant even under exact parallel trends)",
              "beyond_range": "beyond the range searched"}
     parts = []
@@ -341,18 +435,36 @@ def sensitivity(r: Results) -> str:
         run = _line_run("robustness", line)
         if not r.has(run):
             continue
-        status = r.number(run, "breakdown_status", {})
-        if not status:
+        entries = {o: e for o, e in robustness_outcomes(r, run).items() if e.get("breakdown_status")}
+        if not entries:
             parts.append(not_estimable(f"HonestDiD in Linea {line}", r.why_not(run, "honestdid")))
             continue
-        values = []
-        for key, symbol in (("rm", "M-bar"), ("sd", "M")):
-            if key in status:
-                value = r.get(run, f"breakdown_{key}")
-                values.append(f"{symbol} = {format_number(value)}" if status[key] == "value" else f"{symbol}: {words[status[key]]}")
-        if "sd" not in status:
-            values.append("M: not computed (smoothness bounds need two pre-period estimates besides the reference year)")
-        parts.append(f"In Linea {line} the breakdown values of the first post-period effect are " + ", ".join(values) + ".")
+        for outcome, entry in entries.items():
+            status, word = entry["breakdown_status"], _outcome_word(outcome)
+            values = []
+            for key, symbol in (("rm", "M-bar"), ("sd", "M")):
+                if key in status:
+                    value = entry.get(f"breakdown_{key}")
+                    values.append(f"{symbol} = {format_number(value)}" if status[key] == "value" else f"{symbol}: {words[status[key]]}")
+            if "sd" not in status:
+                values.append("M: not computed (smoothness bounds need two pre-period estimates besides the reference year)")
+            text = f"In Linea {line} the breakdown values of the first post-period effect on {word} are " + ", ".join(values) + "."
+            if pretrend_rejected(entry):
+                rm = status.get("rm")
+                if rm == "value":
+                    text += (f" Its pre-trend test failed, so the {word} effect can be called significant only if the "
+                             f"post-start violation of parallel trends is at most {format_number(entry['breakdown_rm'])} "
+                             "times the largest pre-start one.")
+                elif rm == "beyond_range":
+                    text += (f" Its pre-trend test failed, but the {word} effect stays significant over the whole range "
+                             "of violations searched.")
+                else:
+                    text += (f" Its pre-trend test failed and the first post-period effect on {word} is not significant even "
+                             f"under exact parallel trends: these data give no robust evidence of an effect on {word}.")
+            parts.append(text)
+        for outcome, reason in r.number(run, "outcome_not_estimable", {}).get("honestdid", {}).items():
+            if outcome not in entries:
+                parts.append(not_estimable(f"HonestDiD for {_outcome_word(outcome)} in Linea {line}", reason))
     return " ".join(parts)
 
 
@@ -384,19 +496,118 @@ def pilots(r: Results) -> str:
             f"{needed('meet_corporates_needed')} participants per call.")
 
 
+MONTECARLO_FILE = "montecarlo/study_validation.json"
+"""The Monte Carlo of the study's specifications, under ``reports/``: a copy as data of
+``tests/study/montecarlo/RESULTS_study.md``, written by ``study_validation.py``."""
+NOMINAL = 0.95
+"""Nominal coverage of the report's intervals."""
+ESTIMATOR_WORDS = {"cs_dr": "Callaway-Sant'Anna (DR)", "twfe": "TWFE", "matched_did": "matched DiD", "ipw_did": "IPW DiD"}
+
+
+def read_montecarlo(path: Path) -> dict | None:
+    """The recorded Monte Carlo (``source``, ``command``, ``rows``), or None without the file."""
+    import json
+
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def binomial_range(n: int, p: float = NOMINAL, level: float = 0.95) -> tuple[int, int]:
+    """Central range ``[lo, hi]`` of X ~ Binomial(n, p): ``P(X < lo) <= (1 - level)/2``
+    and ``P(X > hi) <= (1 - level)/2``, each the tightest such bound."""
+    pmf = [math.comb(n, k) * p**k * (1 - p) ** (n - k) for k in range(n + 1)]
+    tail = (1 - level) / 2
+    lo = next(k for k in range(n + 1) if sum(pmf[:k + 1]) > tail)
+    hi = next(k for k in range(n, -1, -1) if sum(pmf[k:]) > tail)
+    return lo, hi
+
+
+def _below(n: int, p: float = NOMINAL) -> float:
+    """P(X < lo) for X ~ Binomial(n, p), lo the lower end of :func:`binomial_range`."""
+    lo, _ = binomial_range(n, p)
+    return sum(math.comb(n, k) * p**k * (1 - p) ** (n - k) for k in range(lo))
+
+
+def _spec(row: dict) -> str:
+    return (f"Linea {row['line']}, {ESTIMATOR_WORDS.get(row['estimator'], row['estimator'])} against "
+            f"{GROUPS.get(row['group'], row['group'])}, {_outcome_word(row['outcome'])}")
+
+
+def _coverage_pct(share: float) -> str:
+    return f"{round(100 * share, 1):g}%"
+
+
+def montecarlo_table(r: Results) -> str:
+    """The recorded Monte Carlo as a table: bias and RMSE in log points, coverage of the 95% interval in percent."""
+    mc = r.montecarlo
+    if not mc:
+        return "The Monte Carlo record (`reports/" + MONTECARLO_FILE + "`) is not part of this report's sources."
+    header = "| call | comparison group | estimator | outcome | draws | mean truth | bias | RMSE | mean se | coverage, % |"
+    lines = [header, "|:---|:---|:---|:---|---:|---:|---:|---:|---:|---:|"]
+    for row in mc["rows"]:
+        lines.append(f"| Linea {row['line']} | {GROUPS.get(row['group'], row['group'])} | "
+                     f"{ESTIMATOR_WORDS.get(row['estimator'], row['estimator'])} | {_outcome_word(row['outcome'])} | "
+                     f"{row['draws']} | {row['mean_truth']} | {row['bias']} | {row['rmse']} | {row['mean_se']} | "
+                     f"{round(100 * row['coverage'], 1):g} |")
+    return ("\n".join(lines) + f"\n\n: Monte Carlo of every specification over draws of the synthetic data "
+            f"(`{mc['command']}`, recorded in `{mc['source']}`): bias, RMSE and mean standard error in log points "
+            "against each draw's own average true effect; coverage of the 95% interval\n")
+
+
 def validation(r: Results) -> str:
-    counts = [(label, r.get(f"main_{g}", "covered"), r.get(f"main_{g}", "estimates")) for g, label in GROUPS.items()]
-    known = [(label, c, n) for label, c, n in counts if c is not None]
+    """Coverage of the truth in this draw, judged by rule against the binomial range of
+    ``n`` intervals each covering with probability ``NOMINAL``; the estimates that miss;
+    the Monte Carlo's specifications whose coverage over its draws falls outside the
+    binomial range of its draw count."""
+    mc_rows = {(m["line"], m["group"], m["estimator"], m["outcome"]): m for m in (r.montecarlo or {}).get("rows", [])}
+    counts = [(g, label, r.get(f"main_{g}", "covered"), r.get(f"main_{g}", "estimates")) for g, label in GROUPS.items()]
+    known = [(g, label, c, n) for g, label, c, n in counts if c is not None and n]
     if not known:
-        return ("These data carry no known true effect (`truth.csv`), so the estimates cannot be checked against it "
+        text = ("These data carry no known true effect (`truth.csv`), so the estimates cannot be checked against it "
                 "here. The estimators are validated against R and against simulated truths in the test suite "
-                "(`tests/`, `tests/methods/montecarlo/`).")
-    return ("On synthetic data with `truth.csv` the true effect of every funded firm in every year is known, so each "
-            "estimate above can be set beside the average true effect over the same funded firm-years (the `truth` "
-            "columns). The 95% intervals contain the truth in "
-            + ", ".join(f"{format_number(c)} of {format_number(n)} estimates against {label}" for label, c, n in known)
-            + ". One draw says little about coverage; the Monte Carlo over seeds (`tests/study/montecarlo/study_validation.py`, "
-            "recorded in `tests/study/montecarlo/RESULTS_study.md`) reports bias and coverage of each specification.")
+                "(`tests/`, `tests/methods/montecarlo/`), and the study's specifications over draws of the synthetic "
+                "data in the Monte Carlo below.")
+    else:
+        parts = []
+        for group, label, covered, n in known:
+            lo, hi = binomial_range(n)
+            verdict = ("within" if lo <= covered <= hi else "below" if covered < lo else "above")
+            part = (f"against {label} {format_number(covered)} of {format_number(n)} ({_coverage_pct(covered / n)}): {verdict} "
+                    f"the range {lo} to {hi} that 95% of draws would give if each interval covered with probability "
+                    f"{format_number(NOMINAL)} independently (binomial)")
+            missed = [e for e in r.number(f"main_{group}", "estimates", []) if e.get("covered") == 0]
+            if missed:
+                names = []
+                for e in missed:
+                    mc = mc_rows.get((e["line"], e["group"], e["estimator"], e["outcome"]))
+                    names.append(_spec(e) + ("" if mc is None else f" (Monte Carlo coverage {_coverage_pct(mc['coverage'])})"))
+                part += "; the intervals that miss: " + "; ".join(names)
+            parts.append(part)
+        text = ("On synthetic data with `truth.csv` the true effect of every funded firm in every year is known, so each "
+                "estimate above can be set beside the average true effect over the same funded firm-years (the `truth` "
+                f"columns). Nominal coverage is {_coverage_pct(NOMINAL)}. The 95% intervals contain the truth "
+                + ". ".join(parts) + ". The estimates of one draw share its data and are not independent, so the "
+                "binomial range is a guide; coverage is judged over many draws, below.")
+    mc = r.montecarlo
+    if not mc:
+        return text + " The Monte Carlo record is not part of this report's sources."
+    rows = mc["rows"]
+    low = []
+    for row in rows:
+        lo, _ = binomial_range(int(row["draws"]))
+        if round(row["coverage"] * row["draws"]) < lo:
+            low.append(f"{_spec(row)} ({_coverage_pct(row['coverage'])})")
+    draws = sorted({int(row["draws"]) for row in rows})
+    ranges = ", ".join(f"{binomial_range(d)[0]} of {d} draws" for d in draws)
+    text += (f"\n\nThe Monte Carlo (`{mc['command']}`) estimates all {len(rows)} specifications on each of its draws. "
+             f"A specification whose interval covers with probability {format_number(NOMINAL)} covers at least {ranges} "
+             f"in 97.5% of such experiments or more, so about {format_number(round(len(rows) * _below(draws[0]), 1))} of "
+             f"{len(rows)} specifications would fall short by chance alone; ")
+    if low:
+        text += (f"{len(low)} of {len(rows)} specifications fall short of that, so their intervals are too narrow or "
+                 "their estimates biased for these designs: " + "; ".join(low) + ".")
+    else:
+        text += f"none of the {len(rows)} specifications falls short of that."
+    return text
 
 
 def _rd_interval(entry: dict, unit: str) -> str:
@@ -475,12 +686,14 @@ SNIPPETS: dict[str, Callable[[Results], str]] = {
     "observatory": observatory,
     "pilots": pilots,
     "validation": validation,
+    "montecarlo": montecarlo_table,
 }
 
 
-def write_text_snippets(results: dict, out_dir: Path) -> None:
-    """Write ``<name>.md`` for every snippet of ``SNIPPETS`` into ``out_dir``."""
+def write_text_snippets(results: dict, out_dir: Path, montecarlo: dict | None = None) -> None:
+    """Write ``<name>.md`` for every snippet of ``SNIPPETS`` into ``out_dir`` (``montecarlo``:
+    :func:`read_montecarlo` of the report's sources, for the validation appendix)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    r = Results(results)
+    r = Results(results, montecarlo)
     for name, make in SNIPPETS.items():
         (out_dir / f"{name}.md").write_text(make(r).strip() + "\n", encoding="utf-8")

@@ -340,7 +340,8 @@ def build(config: StudyConfig, data: StudyData, runs: list[Run], force: bool = F
         write_generated(results, runs, generated)
         (generated / "data_banner.md").write_text(data_banner(data.dataset), encoding="utf-8")
         (generated / "provenance.md").write_text(provenance_markdown(stamp), encoding="utf-8")
-        narrative.write_text_snippets(results, generated / "text")
+        narrative.write_text_snippets(results, generated / "text",
+                                      narrative.read_montecarlo(report_dir / narrative.MONTECARLO_FILE))
         findings.write_text_snippets(results, generated / "text", load_tables(results, runs))
         meta = title_metadata(config.report, data.dataset)
         (generated / "title_page.md").write_text(title_page_markdown(meta), encoding="utf-8")

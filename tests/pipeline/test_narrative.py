@@ -108,3 +108,109 @@ def test_cost_per_job_is_hedged_when_the_jobs_interval_includes_zero():
     text = narrative.cost_sentence(r, "A")
     assert "may have created about 210 jobs" in text and "cannot rule out that no job was created" in text
     assert "150,000 EUR to unbounded" in text and "funding created" not in text
+
+
+def robustness_run(employment: dict, turnover: dict | None = None, **numbers) -> dict:
+    """A robustness run's results with per-outcome entries split as the notebook writes them."""
+    entries = {"employees": employment, **({"turnover_eur": turnover} if turnover else {})}
+    head_keys = ("pretest_p", "event_study_p", "breakdown_rm", "breakdown_sd")
+    return {"headline": {"outcomes": {o: {k: e[k] for k in head_keys if k in e} for o, e in entries.items()}},
+            "numbers": {"by_outcome": {o: {k: e[k] for k in e if k not in head_keys} for o, e in entries.items()}, **numbers},
+            "not_estimable": {}}
+
+
+LEADS = [{"e": -4, "estimate": -0.0168, "p": 0.0201}, {"e": -2, "estimate": -0.0139, "p": 0.0015}]
+PASSED = {"pretest_p": 0.636, "event_study_p": 0.917, "reject": False, "significant_leads": [],
+          "breakdown_rm": 0.7, "breakdown_sd": 0.006, "breakdown_status": {"rm": "value", "sd": "value"}}
+
+
+def test_a_failed_pre_trend_test_is_said_in_words_with_its_leads():
+    failed = {"pretest_p": 0.011, "event_study_p": 0.026, "reject": True, "significant_leads": LEADS,
+              "breakdown_status": {"rm": "not_significant", "sd": "not_significant"}}
+    r = results(robustness_linea_a=robustness_run(failed, PASSED))
+    text = narrative.robustness(r)
+    assert "rejects parallel trends for employment (R `did`'s pre-test p = 0.011, the event-study F test p = 0.026" in text
+    assert "e = -4 (-0.0168 log points, p = 0.0201), e = -2" in text
+    assert "the employment estimate should not be read as causal without the HonestDiD bounds" in text
+    assert "for turnover, R `did`'s pre-test p = 0.636 and the event-study F test p = 0.917: neither rejects" in text
+    assert text.index("turnover") < text.index("employment")  # turnover first, whatever the JSON order
+    # the caveat stands where the estimates are quoted: the main table
+    entry = {"pct": 3.4, "ci_low_pct": 1.3, "ci_high_pct": 5.5, "truth_pct": None}
+    r.runs["main_unsuccessful"] = {"headline": {"linea_a": {"turnover_eur": entry, "employees": entry}}, "not_estimable": {}}
+    assert "rejects parallel trends for employment in Linea A (R `did`'s pre-test p = 0.011" in narrative.main_table(r)
+    sensitivity = narrative.sensitivity(r)
+    assert "M-bar = 0.7, M = 0.006" in sensitivity
+    assert "no robust evidence of an effect on employment" in sensitivity
+
+
+def test_a_failed_pre_trend_test_bounded_by_honest_did():
+    base = {"pretest_p": 0.2, "event_study_p": 0.001, "reject": True, "significant_leads": []}
+    bounded = narrative.sensitivity(results(robustness_linea_a=robustness_run(
+        {**base, "breakdown_rm": 1.5, "breakdown_status": {"rm": "value"}})))
+    assert "significant only if the post-start violation of parallel trends is at most 1.5 times" in bounded
+    assert "M: not computed" in bounded  # one pre-period estimate: no smoothness bound
+    beyond = narrative.sensitivity(results(robustness_linea_a=robustness_run(
+        {**base, "breakdown_status": {"rm": "beyond_range", "sd": "beyond_range"}})))
+    assert "stays significant over the whole range" in beyond
+    passed = narrative.sensitivity(results(robustness_linea_a=robustness_run(PASSED)))
+    assert "pre-trend test failed" not in passed
+    assert narrative.pretrend_caveats(results(robustness_linea_a=robustness_run(PASSED))) == ""
+
+
+def test_robustness_reads_results_written_before_outcomes_and_says_what_is_missing():
+    old = {"headline": {"pretest_p": 0.04, "breakdown_rm": None}, "numbers": {"breakdown_status": {"rm": "not_significant"}},
+           "not_estimable": {}}
+    text = narrative.robustness(results(robustness_linea_a=old))
+    assert "rejects parallel trends for turnover" in text and "p = 0.04" in text
+    missing = robustness_run(PASSED, outcome_not_estimable={"pretrend": {"employees": "no funded firm has a positive value of employment in panel.csv."}})
+    missing["headline"]["outcomes"] = {"turnover_eur": missing["headline"]["outcomes"]["employees"]}
+    missing["numbers"]["by_outcome"] = {"turnover_eur": missing["numbers"]["by_outcome"]["employees"]}
+    text = narrative.robustness(results(robustness_linea_a=missing))
+    assert "The pre-trend test for employment in Linea A: not estimable with these data (no funded firm" in text
+    none = {"headline": {}, "numbers": {}, "not_estimable": {"pretrend": "a pre-trend test needs funded firms observed two years."}}
+    assert "not estimable with these data (a pre-trend test needs" in narrative.robustness(results(robustness_linea_a=none))
+
+
+def test_binomial_range_of_forty_intervals():
+    # X ~ Binomial(40, 0.95): P(X <= 34) = 0.0139 <= 0.025 < P(X <= 35) = 0.0480 (scipy.stats.binom.cdf);
+    # P(X = 40) = 0.1285 > 0.025, so the upper end is 40
+    assert narrative.binomial_range(40) == (35, 40)
+    assert narrative.binomial_range(20) == (17, 20)  # scipy.stats.binom.ppf(0.025, 20, 0.95) = 17
+
+
+MONTECARLO = {"source": "tests/study/montecarlo/RESULTS_study.md", "command": "study_validation.py --seeds 40",
+              "rows": [{"line": "A", "group": "matched", "estimator": "twfe", "outcome": "turnover_eur", "draws": 40,
+                        "mean_truth": 0.033, "bias": 0.0128, "rmse": 0.0151, "mean_se": 0.0072, "coverage": 0.6},
+                       {"line": "A", "group": "unsuccessful", "estimator": "cs_dr", "outcome": "employees", "draws": 40,
+                        "mean_truth": 0.0247, "bias": 0.0021, "rmse": 0.0088, "mean_se": 0.0084, "coverage": 0.975}]}
+
+
+def test_validation_comments_coverage_by_rule():
+    miss = {"line": "A", "group": "unsuccessful", "estimator": "cs_dr", "outcome": "employees", "covered": 0.0}
+    hit = {**miss, "outcome": "turnover_eur", "covered": 1.0}
+    low = narrative.Results({"runs": {"main_unsuccessful": {"headline": {"covered": 33, "estimates": 40},
+                                                            "numbers": {"estimates": [miss, hit]}}}}, MONTECARLO)
+    text = narrative.validation(low)
+    assert "33 of 40 (82.5%): below the range 35 to 40" in text
+    assert "the intervals that miss: Linea A, Callaway-Sant'Anna (DR) against unsuccessful applicants, employment (Monte Carlo coverage 97.5%)" in text
+    assert "1 of 2 specifications fall short" in text and "TWFE against matched non-applicants, turnover (60%)" in text
+    ok = narrative.Results({"runs": {"main_unsuccessful": {"headline": {"covered": 38, "estimates": 40}}}},
+                          {**MONTECARLO, "rows": MONTECARLO["rows"][1:]})
+    text = narrative.validation(ok)
+    assert "38 of 40 (95%): within the range 35 to 40" in text and "none of the 1 specifications falls short" in text
+    table = narrative.montecarlo_table(ok)
+    assert "| Linea A | unsuccessful applicants | Callaway-Sant'Anna (DR) | employment | 40 |" in table and "| 97.5 |" in table
+    assert "not part of this report's sources" in narrative.montecarlo_table(narrative.Results({}))
+
+
+def test_the_recorded_monte_carlo_is_the_one_the_report_reads():
+    """reports/montecarlo/study_validation.json is RESULTS_study.md's table as data."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    mc = narrative.read_montecarlo(root / "reports" / narrative.MONTECARLO_FILE)
+    rows = [line.strip("|").split("|") for line in (root / mc["source"]).read_text().splitlines() if line.startswith("| A") or line.startswith("| B")]
+    assert len(rows) == len(mc["rows"]) == 40
+    for cells, row in zip(rows, mc["rows"]):
+        assert [c.strip() for c in cells[:4]] == [row["line"], row["group"], row["estimator"], row["outcome"]]
+        assert float(cells[-1]) == row["coverage"] and float(cells[6]) == row["bias"]
