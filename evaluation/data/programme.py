@@ -76,9 +76,23 @@ SIZE_CLASSES: tuple[str, ...] = ("micro", "small", "medium", "large")
 """EU size classes (Recommendation 2003/361/EC): micro < 10 employees, small < 50,
 medium < 250, large otherwise."""
 
+POLES_CREATED: dict[str, int] = {"000": 2008, "001": 2009}
+"""Year of the twelve poles' creation by source, which differ by one year: seed 000 (the
+European Cluster Observatory, ``data/seeds/000_994f868af143dcef.txt``, line 5: "Nel 2008 il
+Piemonte crea 12 poli di innovazione") and seed 001 (Regione Piemonte, June 2017,
+``data/seeds/001_5c385bb5ec77c479.txt``, section "Nascita": "Nel 2009, tramite i fondi del
+POR FESR 2007/2013, il Piemonte attiva 12 Poli di Innovazione"). The figures below follow
+seed 001."""
+POLES_RELAUNCHED = 2015
+"""Both seeds: in 2015, under the POR FESR 2014-2020, the poles were reorganised into 7
+thematic areas and refinanced (seed 001, section "Rilancio"; seed 000, "Nel 2015 i poli
+vengono riorganizzati")."""
+PROGRAMMING_PERIODS_FUNDING_POLES: tuple[str, ...] = ("POR FESR 2007-2013", "POR FESR 2014-2020")
+"""The programming periods that funded the poles (seeds 000 and 001)."""
+
 PROGRAMME_IN_NUMBERS: tuple[tuple[str, float, str, str], ...] = (
     # (indicator, value, unit, period) -- all from seed 001, sections "Nascita", "Rilancio" and 1-5.
-    ("Poles created (POR FESR 2007-2013)", 12, "poles", "2009"),
+    ("Poles created (POR FESR 2007-2013)", 12, "poles", "2009 (2008 according to seed 000)"),
     ("Poles after the 2015 reorganisation (S3 thematic areas)", 7, "poles", "2015"),
     ("Pole members", 1194, "organisations", "June 2017"),
     ("Cumulated R&D investment by members in regionally funded projects", 487, "M EUR", "2007-2013"),

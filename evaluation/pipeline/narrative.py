@@ -469,12 +469,29 @@ def sensitivity(r: Results) -> str:
 
 
 def observatory(r: Results) -> str:
+    """How many of the Observatory's points the data can answer, the verdicts' counts (set
+    by rule in ``evaluation.study.observatory``), and the sources' two dates of the poles' creation."""
     run = "observatory_all"
     if not r.has(run):
         return ""
-    return (f"{format_number(r.get(run, 'testable'))} of its {format_number(r.get(run, 'points'))} points could be confronted "
+    text = (f"{format_number(r.get(run, 'testable'))} of its {format_number(r.get(run, 'points'))} points could be confronted "
             f"with data of this kind, and {format_number(r.get(run, 'estimable'))} with these data; for the others the "
             "tables say which data would make them testable or why these data do not.")
+    verdicts = r.get(run, "verdicts")
+    if verdicts:
+        said = [f"{phrase} {format_number(verdicts[k])}" for k, phrase in
+                (("supports", "supports"), ("contradicts", "contradicts"), ("inconclusive", "is inconclusive on")) if k in verdicts]
+        text += (" Each point's verdict is set by a rule written beside its evidence and read against the point as "
+                 "stated (for a weakness, \"supports\" means the evidence agrees it is a weakness): of the "
+                 f"{format_number(r.get(run, 'points'))} points, the evidence " + ", ".join(said[:-1]) + " and " + said[-1]
+                 + f"; {format_number(verdicts.get('not_testable', 0))} are not testable with these data.")
+    created = r.number(run, "poles_created")  # years, in numbers: a headline int would print as 2,008
+    if created and len(set(created.values())) > 1:
+        text += (f" The two sources date the poles' creation differently: {created['seed_000']} in the Observatory's "
+                 f"presentation (seed 000: \"Nel {created['seed_000']} il Piemonte crea 12 poli di innovazione\") and "
+                 f"{created['seed_001']} in the Region's report (seed 001: \"Nel {created['seed_001']}, tramite i fondi del "
+                 "POR FESR 2007/2013, il Piemonte attiva 12 Poli\"); the figures below follow the Region.")
+    return text
 
 
 def pilots(r: Results) -> str:

@@ -214,3 +214,14 @@ def test_the_recorded_monte_carlo_is_the_one_the_report_reads():
     for cells, row in zip(rows, mc["rows"]):
         assert [c.strip() for c in cells[:4]] == [row["line"], row["group"], row["estimator"], row["outcome"]]
         assert float(cells[-1]) == row["coverage"] and float(cells[6]) == row["bias"]
+
+
+def test_observatory_counts_verdicts_and_notes_the_two_creation_dates():
+    run = {"headline": {"points": 27, "testable": 8, "estimable": 7,
+                        "verdicts": {"supports": 4, "contradicts": 1, "inconclusive": 2, "not_testable": 20}},
+           "numbers": {"poles_created": {"seed_000": 2008, "seed_001": 2009}}, "not_estimable": {}}
+    text = narrative.observatory(results(observatory_all=run))
+    assert "the evidence supports 4, contradicts 1 and is inconclusive on 2; 20 are not testable" in text
+    assert "2008 in the Observatory's presentation" in text and "2009 in the Region's report" in text
+    run["numbers"]["poles_created"] = {"seed_000": 2009, "seed_001": 2009}
+    assert "date the poles' creation differently" not in narrative.observatory(results(observatory_all=run))
