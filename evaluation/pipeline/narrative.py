@@ -588,7 +588,8 @@ def validation(r: Results) -> str:
         for group, label, covered, n in known:
             lo, hi = binomial_range(n)
             verdict = ("within" if lo <= covered <= hi else "below" if covered < lo else "above")
-            part = (f"against {label} {format_number(covered)} of {format_number(n)} ({_coverage_pct(covered / n)}): {verdict} "
+            part = (f"Against {label} the 95% intervals contain the truth in {format_number(covered)} of {format_number(n)} "
+                    f"estimates ({_coverage_pct(covered / n)}): {verdict} "
                     f"the range {lo} to {hi} that 95% of draws would give if each interval covered with probability "
                     f"{format_number(NOMINAL)} independently (binomial)")
             missed = [e for e in r.number(f"main_{group}", "estimates", []) if e.get("covered") == 0]
@@ -601,7 +602,7 @@ def validation(r: Results) -> str:
             parts.append(part)
         text = ("On synthetic data with `truth.csv` the true effect of every funded firm in every year is known, so each "
                 "estimate above can be set beside the average true effect over the same funded firm-years (the `truth` "
-                f"columns). Nominal coverage is {_coverage_pct(NOMINAL)}. The 95% intervals contain the truth "
+                f"columns). Nominal coverage is {_coverage_pct(NOMINAL)}. "
                 + ". ".join(parts) + ". The estimates of one draw share its data and are not independent, so the "
                 "binomial range is a guide; coverage is judged over many draws, below.")
     mc = r.montecarlo

@@ -191,13 +191,13 @@ def test_validation_comments_coverage_by_rule():
     low = narrative.Results({"runs": {"main_unsuccessful": {"headline": {"covered": 33, "estimates": 40},
                                                             "numbers": {"estimates": [miss, hit]}}}}, MONTECARLO)
     text = narrative.validation(low)
-    assert "33 of 40 (82.5%): below the range 35 to 40" in text
+    assert "the truth in 33 of 40 estimates (82.5%): below the range 35 to 40" in text
     assert "the intervals that miss: Linea A, Callaway-Sant'Anna (DR) against unsuccessful applicants, employment (Monte Carlo coverage 97.5%)" in text
     assert "1 of 2 specifications fall short" in text and "TWFE against matched non-applicants, turnover (60%)" in text
     ok = narrative.Results({"runs": {"main_unsuccessful": {"headline": {"covered": 38, "estimates": 40}}}},
                           {**MONTECARLO, "rows": MONTECARLO["rows"][1:]})
     text = narrative.validation(ok)
-    assert "38 of 40 (95%): within the range 35 to 40" in text and "none of the 1 specifications falls short" in text
+    assert "Against unsuccessful applicants the 95% intervals contain the truth in 38 of 40 estimates (95%): within the range 35 to 40" in text and "none of the 1 specifications falls short" in text
     table = narrative.montecarlo_table(ok)
     assert "| Linea A | unsuccessful applicants | Callaway-Sant'Anna (DR) | employment | 40 |" in table and "| 97.5 |" in table
     assert "not part of this report's sources" in narrative.montecarlo_table(narrative.Results({}))
