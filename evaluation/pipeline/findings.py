@@ -146,7 +146,8 @@ def pretest_p(r: Results, line: str, outcome: str) -> float | None:
     """R did's pre-test p-value of a call and outcome from its robustness run: per outcome
     when the run gives one, else the run's single test, which is of turnover."""
     run = _run("robustness", line)
-    for value in (r.get(run, f"{outcome}.pretest_p"), r.get(run, f"pretest_p_{outcome}")):
+    for value in (r.get(run, f"outcomes.{outcome}.pretest_p"), r.get(run, f"{outcome}.pretest_p"),
+                  r.get(run, f"pretest_p_{outcome}")):
         if _is_number(value):
             return value
     value = r.get(run, "pretest_p")
@@ -238,6 +239,9 @@ def honest_check(r: Results, line: str, outcome: str) -> Check:
     run = _run("robustness", line)
     status = r.number(run, "breakdown_status", {}) if outcome == "turnover_eur" else None
     value = r.get(run, "breakdown_rm")
+    per_outcome_status = _get(r.number(run, "by_outcome", {}), outcome, "breakdown_status")
+    if isinstance(per_outcome_status, dict):  # the robustness run's per-outcome record
+        status, value = per_outcome_status, r.get(run, f"outcomes.{outcome}.breakdown_rm")
     per_outcome = r.get(run, f"{outcome}.breakdown_rm")
     if outcome != "turnover_eur" and _is_number(per_outcome):
         status, value = {"rm": "value"}, per_outcome
