@@ -552,6 +552,9 @@ def sintesi(r: Results) -> str:
     """The Italian summary: the same verdicts and numbers as the executive summary."""
     o = "overview_all"
     parts = []
+    if r.synthetic:
+        parts.append("**Dati sintetici.** Tutti i numeri di questa sintesi provengono da dati simulati: illustrano il "
+                     "metodo e non dicono nulla delle imprese reali né dell'effetto reale del programma.")
     if r.has(o):
         calls = []
         for line in narrative.LINES:

@@ -42,6 +42,7 @@ class Results:
     def __init__(self, results: dict, montecarlo: dict | None = None):
         self.runs = results.get("runs", {})
         self.montecarlo = montecarlo
+        self.synthetic = bool(results.get("synthetic"))
 
     def has(self, run: str) -> bool:
         return run in self.runs

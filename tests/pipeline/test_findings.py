@@ -12,6 +12,7 @@ import pytest
 from evaluation.pipeline import findings
 from evaluation.pipeline.config import ReportConfig
 from evaluation.pipeline.findings import FAIL, NA, PASS, Check
+from evaluation.pipeline.narrative import Results
 from evaluation.pipeline.report import stamp_front_matter, title_metadata
 
 
@@ -177,3 +178,9 @@ def test_title_metadata_marks_synthetic_data_as_an_illustration(tmp_path):
     text = source.read_text()
     assert "date: '2025-03-01'" in text and "author: Someone" in text and "bibliography: references.bib" in text
     assert text.endswith("\nBody [@key].\n")
+
+
+def test_the_italian_summary_says_when_the_data_are_synthetic():
+    synthetic = findings.sintesi(Results({"synthetic": True, "runs": {}}))
+    real = findings.sintesi(Results({"synthetic": False, "runs": {}}))
+    assert "Dati sintetici" in synthetic and "Dati sintetici" not in real
