@@ -96,4 +96,7 @@ def test_no_sentence_of_the_default_data(report):
     """Words the old report always printed, whatever the data said."""
     _, _, html, _ = report
     assert "near zero before" not in html and "most after-matching dots" not in html
-    assert "unbounded EUR" not in html and not re.search(r"about -[0-9]", html)
+    # the old cost sentence turned a negative employment effect into "about -N jobs" created at a cost
+    assert "unbounded EUR" not in html and not re.search(r"(would amount to|created) about -[0-9]", html)
+    if re.search(r"by about -[0-9][0-9,]* jobs", html):  # a negative jobs estimate is read as such
+        assert "so there is no cost per job" in html
