@@ -30,49 +30,61 @@ Reading results
     (data that cannot support an estimate).
 """
 
-from evaluation.methods.errors import DesignError
-from evaluation.methods.estimators import (
-    AggteResult,
-    AttGtResult,
-    aggte,
-    att_gt,
-    bacon,
-    did_2x2,
-    event_study,
-    imputation,
-    plot_event_study,
-    plot_staggered_event_study,
-    poisson_did,
-    sun_abraham,
-    twfe,
-)
-from evaluation.methods.estimators.small_sample import simple_att
-from evaluation.methods.honest_did import (
-    breakdown_value,
-    cs_event_study_inputs,
-    event_study_inputs,
-    honest_sensitivity,
-    original_cs,
-    plot_sensitivity,
-)
-from evaluation.methods.inference import FewClustersWarning, wild_cluster_bootstrap
-from evaluation.methods.matching import (
-    balance_table,
-    ipw_weights,
-    matched_did,
-    nearest_neighbour_match,
-    plot_love,
-    propensity_score,
-    trim_common_support,
-)
-from evaluation.methods.power import PanelMoments, mde, mde_curve, recommended_design
-from evaluation.methods.results import EstimationResult, log_points, percent
+import importlib
 
-__all__ = [
-    "AggteResult", "AttGtResult", "DesignError", "EstimationResult", "FewClustersWarning", "PanelMoments",
-    "aggte", "att_gt", "bacon", "balance_table", "breakdown_value", "cs_event_study_inputs", "did_2x2",
-    "event_study", "event_study_inputs", "honest_sensitivity", "imputation", "ipw_weights", "log_points",
-    "matched_did", "mde", "mde_curve", "nearest_neighbour_match", "original_cs", "percent", "plot_event_study",
-    "plot_love", "plot_sensitivity", "poisson_did", "plot_staggered_event_study", "propensity_score", "recommended_design",
-    "simple_att", "sun_abraham", "trim_common_support", "twfe", "wild_cluster_bootstrap",
-]
+_WHERE = {
+    "AggteResult": "evaluation.methods.estimators",
+    "AttGtResult": "evaluation.methods.estimators",
+    "DesignError": "evaluation.methods.errors",
+    "EstimationResult": "evaluation.methods.results",
+    "FewClustersWarning": "evaluation.methods.inference",
+    "PanelMoments": "evaluation.methods.power",
+    "aggte": "evaluation.methods.estimators",
+    "att_gt": "evaluation.methods.estimators",
+    "bacon": "evaluation.methods.estimators",
+    "balance_table": "evaluation.methods.matching",
+    "breakdown_value": "evaluation.methods.honest_did",
+    "cs_event_study_inputs": "evaluation.methods.honest_did",
+    "did_2x2": "evaluation.methods.estimators",
+    "event_study": "evaluation.methods.estimators",
+    "event_study_inputs": "evaluation.methods.honest_did",
+    "honest_sensitivity": "evaluation.methods.honest_did",
+    "imputation": "evaluation.methods.estimators",
+    "ipw_weights": "evaluation.methods.matching",
+    "log_points": "evaluation.methods.results",
+    "matched_did": "evaluation.methods.matching",
+    "mde": "evaluation.methods.power",
+    "mde_curve": "evaluation.methods.power",
+    "nearest_neighbour_match": "evaluation.methods.matching",
+    "original_cs": "evaluation.methods.honest_did",
+    "percent": "evaluation.methods.results",
+    "plot_event_study": "evaluation.methods.estimators",
+    "plot_love": "evaluation.methods.matching",
+    "plot_sensitivity": "evaluation.methods.honest_did",
+    "plot_staggered_event_study": "evaluation.methods.estimators",
+    "poisson_did": "evaluation.methods.estimators",
+    "propensity_score": "evaluation.methods.matching",
+    "recommended_design": "evaluation.methods.power",
+    "simple_att": "evaluation.methods.estimators.small_sample",
+    "sun_abraham": "evaluation.methods.estimators",
+    "trim_common_support": "evaluation.methods.matching",
+    "twfe": "evaluation.methods.estimators",
+    "wild_cluster_bootstrap": "evaluation.methods.inference",
+}
+"""Each public name and the module that defines it. Names load on first use (PEP 562), so
+importing one module of the library (say ``evaluation.methods.errors``) does not import
+statsmodels, scipy and matplotlib through every estimator."""
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        value = getattr(importlib.import_module(_WHERE[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
