@@ -11,9 +11,9 @@ from scipy.special import ndtr
 from evaluation.data.synthetic.parameters import (
     AR_RHO,
     COVID_AMPLITUDE,
-    EFFECT_BASE,
-    EFFECT_LINE,
-    EFFECT_SIZE,
+    EFFECT_MAX,
+    INTENSITY_HALF,
+    INTENSITY_YEARS,
     MACRO_GROWTH,
     MACRO_LOADING,
     NOISE_SD,
@@ -37,12 +37,21 @@ def _macro_path(years: np.ndarray, size: str) -> np.ndarray:
     return np.cumsum(g)
 
 
+def _pre_call_turnover(turnover: np.ndarray, years: np.ndarray, call_year: np.ndarray) -> np.ndarray:
+    """Each row's mean ``turnover`` over the ``INTENSITY_YEARS`` years before its call
+    that the panel covers (the panel's first year when it covers none: it precedes every
+    start, so the turnover is untreated either way)."""
+    window = (years[None, :] < call_year[:, None]) & (years[None, :] >= call_year[:, None] - INTENSITY_YEARS)
+    window[~window.any(axis=1), 0] = True
+    return (turnover * window).sum(axis=1) / window.sum(axis=1)
+
+
 def make_panel(rng, firms: pd.DataFrame, ent: np.ndarray, funded_info: pd.DataFrame,
                first_year: int, last_year: int, effect_scale: float) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The outcomes of the enterprises ``ent`` in ``first_year..last_year`` and the true
     effects (times ``effect_scale``) of the funded firms ``funded_info`` (one row each,
-    with ``_row``, ``firm_id``, ``line``, ``start_year`` and ``size_class``): the tables
-    ``(panel, truth)``."""
+    with ``_row``, ``firm_id``, ``line``, ``call_year``, ``start_year`` and
+    ``grant_eur``): the tables ``(panel, truth)``."""
     years = np.arange(first_year, last_year + 1)
     f = firms[ent]
     n, T = len(f), len(years)
@@ -96,16 +105,15 @@ def make_panel(rng, firms: pd.DataFrame, ent: np.ndarray, funded_info: pd.DataFr
     # true effects: one matrix per outcome over the funded firms' rows
     pos = pd.Series(np.arange(n), index=f.index)
     rows_f = pos[funded_info["_row"].to_numpy()].to_numpy()
+    intensity = funded_info["grant_eur"].to_numpy(dtype=float) / _pre_call_turnover(
+        np.exp(logy["turnover_eur"][rows_f]), years, funded_info["call_year"].to_numpy())
     et = years[None, :] - funded_info["start_year"].to_numpy()[:, None]
     ramp = np.where(et >= 0, np.minimum(1.0, (et + 1.0) / RAMP_YEARS), 0.0)
-    mult = (
-        funded_info["line"].map(EFFECT_LINE).to_numpy()
-        * funded_info["size_class"].map(EFFECT_SIZE).to_numpy()
-    )[:, None] * ramp
+    mult = (intensity / (intensity + INTENSITY_HALF))[:, None] * ramp
     fi, ti = np.nonzero(et >= 0)
     truth_parts = []
     for k in OUTCOMES:
-        eff = effect_scale * EFFECT_BASE[k] * mult
+        eff = effect_scale * EFFECT_MAX[k] * mult
         logy[k][rows_f] += eff
         truth_parts.append(pd.DataFrame({
             "firm_id": funded_info["firm_id"].to_numpy()[fi],

@@ -17,11 +17,11 @@ from evaluation.data.synthetic.parameters import (
     CALL_YEAR,
     DEFAULT_NONMEMBERS,
     DEFAULT_SEED,
-    EFFECT_BASE,
-    EFFECT_LINE,
-    EFFECT_SIZE,
+    EFFECT_MAX,
     GENERATOR,
     GENERATOR_VERSION,
+    INTENSITY_HALF,
+    INTENSITY_YEARS,
     RAMP_YEARS,
 )
 
@@ -65,7 +65,6 @@ def simulate(
 
     fund = apps[apps["funded"]].copy()
     fund["start_year"] = pd.to_datetime(fund["start_date"]).dt.year
-    fund["size_class"] = firms.loc[fund["_row"], "size_class"].to_numpy()
     fund = fund.sort_values("firm_id", kind="stable")
     panel, truth = make_panel(rng, firms, ent, fund, first_year, last_year, effect_scale)
 
@@ -95,10 +94,13 @@ def simulate(
         "n_nonmembers": int(n_nonmembers),
         "effect_scale": float(effect_scale),
         "true_effect": {
-            "formula": "effect_log = base[outcome] * line[line] * size[size_class] * min(1, (event_time + 1) / 3), event_time >= 0",
-            "base": EFFECT_BASE,
-            "line": EFFECT_LINE,
-            "size": EFFECT_SIZE,
+            "formula": (
+                "effect_log = max[outcome] * I / (I + intensity_half) * min(1, (event_time + 1) / 3), "
+                "event_time >= 0; I = grant_eur / mean turnover_eur in the intensity_years years before the call year"
+            ),
+            "max": EFFECT_MAX,
+            "intensity_half": INTENSITY_HALF,
+            "intensity_years": INTENSITY_YEARS,
             "ramp_years": RAMP_YEARS,
         },
     }
