@@ -134,12 +134,14 @@ def size_strata(frame: pd.DataFrame) -> pd.Series:
 def proportional_effect(sample: pd.DataFrame, truth: pd.DataFrame | None) -> dict:
     """Poisson PPML proportional effect (``poisson_did``, cells by start year and year, year
     effects by size class (``size_strata``): multiplicative parallel trends within size classes,
-    as the log estimate conditions on pre-call size; CR1 by firm) in log points of the ratio
-    ``E[y(1)] / E[y(0)]`` over the funded firm-years."""
+    as the log estimate conditions on pre-call size) in log points of the ratio
+    ``E[y(1)] / E[y(0)]`` over the funded firm-years. Interval: the delete-one-firm jackknife
+    (``vcov="CV3"``), because a few large firms hold most R&D in levels and the CR1 sandwich
+    then under-covers (tests/methods/test_poisson_did.py)."""
     frame = rd_frame(sample)
     frame = frame.assign(stratum=size_strata(frame))
     with data_limits("Poisson estimate of R&D in levels"):
-        result = poisson_did(frame, RD, "firm_id", "year", "cohort", strata="stratum")
+        result = poisson_did(frame, RD, "firm_id", "year", "cohort", strata="stratum", vcov="CV3")
     row = result.table.loc["ATT"]
     used = frame[frame.groupby("firm_id")[RD].transform("sum") > 0]
     n_treated, n_control = _firms(used, "treat")

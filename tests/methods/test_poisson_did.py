@@ -93,6 +93,8 @@ def test_same_inputs_same_numbers_and_bad_inputs_refused():
         poisson_did(df.assign(cohort=2010), "y", "firm", "year", "cohort")
     with pytest.raises(ValueError, match="duplicate"):
         poisson_did(pd.concat([df, df.head(1)]), "y", "firm", "year", "cohort")
+    with pytest.raises(ValueError, match="vcov must be one of"):
+        poisson_did(df, "y", "firm", "year", "cohort", vcov="HC1")
 
 
 def test_monte_carlo_bias_and_coverage():
@@ -124,3 +126,40 @@ def test_strata_absorb_trends_that_differ_by_stratum():
     df["y"] = df["y"] * np.exp(np.where(df["stratum"] == "b", 0.1 * (df["year"] - 2010), 0.0))
     assert poisson_did(df, "y", "firm", "year", "cohort", strata="stratum").table.loc["ATT", "estimate"] == pytest.approx(0.2, abs=1e-8)
     assert abs(poisson_did(df, "y", "firm", "year", "cohort").table.loc["ATT", "estimate"] - 0.2) > 0.05
+
+
+def test_cv3_one_step_jackknife_matches_exact_delete_one_firm_refits():
+    """CV3's leave-one-firm estimates are one Newton step from the full fit; on 80 firms its
+    standard error is within 3% of the jackknife from 80 exact refits (recorded when written:
+    0.1914 against 0.1925; CR1 0.1799)."""
+    df, _ = simulated_panel(7, n=80)
+    cv3 = poisson_did(df, "y", "firm", "year", "cohort", vcov="CV3").table.loc["ATT", "se"]
+    used = df.groupby("firm")["y"].sum() > 0
+    atts = np.array([poisson_did(df[df["firm"] != f], "y", "firm", "year", "cohort").table.loc["ATT", "estimate"]
+                     for f in used[used].index])
+    g = len(atts)
+    exact = np.sqrt((g - 1) / g * ((atts - atts.mean()) ** 2).sum())
+    assert cv3 == pytest.approx(exact, rel=0.03)
+
+
+def test_cv3_covers_where_a_few_large_firms_carry_the_totals():
+    """100 panels of 150 firms whose sizes are multiplied by exp(N(0, 2^2)), so a few firms hold
+    most of the outcome (as large firms hold most R&D): the CR1 sandwich under-covers, the CV3
+    jackknife does not. Estimand: log(sum y / sum y exp(-tau)) over the treated firm-years of
+    firms with a positive total. Recorded when written (150 panels): CR1 coverage 0.81 (sd of the
+    estimate 0.345, mean se 0.217), CV3 0.947 (mean se 0.358). Tolerances: CV3 in [0.88, 0.995],
+    CR1 at least 5 points below it."""
+    covered = {"CR1": [], "CV3": []}
+    for seed in range(100):
+        df, _ = simulated_panel(1000 + seed, n=150)
+        size = np.exp(np.random.default_rng(seed).normal(0, 2, 150))
+        df["y"] = df["y"] * size[df["firm"]]
+        e = df["year"] - df["cohort"]
+        on = ((df["cohort"] > 0) & (e >= 0) & (df.groupby("firm")["y"].transform("sum") > 0)).to_numpy()
+        y, tau = df["y"].to_numpy()[on], (0.10 + 0.05 * np.minimum(e, 3)).to_numpy()[on]
+        truth = np.log(y.sum()) - np.log((y * np.exp(-tau)).sum())
+        for vcov, hits in covered.items():
+            row = poisson_did(df, "y", "firm", "year", "cohort", vcov=vcov).table.loc["ATT"]
+            hits.append(row["ci_low"] <= truth <= row["ci_high"])
+    assert 0.88 <= np.mean(covered["CV3"]) <= 0.995
+    assert np.mean(covered["CR1"]) <= np.mean(covered["CV3"]) - 0.05

@@ -39,6 +39,7 @@ from scipy import stats
 from evaluation.methods.results import EstimationResult
 
 CELLS = ("cohort_time", "single")
+VCOVS = ("CR1", "CV3")
 MAX_ITER = 100
 TOLERANCE = 1e-10
 
@@ -91,6 +92,23 @@ def _newton(y, X, unit, n_units):
     return beta, unit_scores, hessian, mu, iteration
 
 
+def _unit_hessians(X, mu, unit, n_units):
+    """Each unit's term of the concentrated Hessian, ``-(sum_t mu_it x_it x_it' - n_i xbar_i xbar_i')``
+    with ``n_i xbar_i = sum_t mu_it x_it`` (the likelihood is a sum over units): shape (units, k, k).
+    Rows are laid out in a (unit, position, k) array so one ``einsum`` does every unit."""
+    order = np.argsort(unit, kind="stable")
+    counts = np.bincount(unit, minlength=n_units)
+    position = np.arange(len(unit)) - np.repeat(np.cumsum(counts) - counts, counts)
+    padded = np.zeros((n_units, counts.max(), X.shape[1]))
+    padded[unit[order], position] = X[order] * np.sqrt(mu[order])[:, None]
+    outer = np.einsum("ntk,ntl->nkl", padded, padded)
+    n_i = np.bincount(unit, weights=mu, minlength=n_units)
+    m = np.vstack([np.bincount(unit, weights=mu * X[:, j], minlength=n_units) for j in range(X.shape[1])]).T
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean_outer = np.where(n_i[:, None, None] > 0, m[:, :, None] * m[:, None, :] / n_i[:, None, None], 0.0)
+    return -(outer - mean_outer)
+
+
 def poisson_did(
     data: pd.DataFrame,
     y: str,
@@ -100,6 +118,7 @@ def poisson_did(
     cells: str = "cohort_time",
     cluster: str | None = None,
     strata: str | None = None,
+    vcov: str = "CR1",
     alpha: float = 0.05,
 ) -> EstimationResult:
     """Proportional effect of treatment on ``y`` in levels (zeros kept) by Poisson PPML with
@@ -111,9 +130,18 @@ def poisson_did(
     ``extra``: firms used and left out (zero in every period), cell totals, iterations.
     Rows with a missing ``y`` are dropped; a unit keeps its other periods (unbalanced panels).
     ``strata``: a column constant within units (e.g. size class); period effects ``b_st`` are then
-    estimated per stratum, so parallel trends are assumed only within strata."""
+    estimated per stratum, so parallel trends are assumed only within strata.
+    ``vcov``: ``"CR1"`` (the sandwich above) or ``"CV3"``, the delete-one-cluster jackknife
+    ``(G-1)/G sum_g (theta_(g) - theta_bar)^2`` with each leave-out estimate one Newton step
+    from the full fit, ``beta_(g) = beta + (H - H_g)^-1 s_g`` (exact for linear models;
+    MacKinnon, Nielsen & Webb 2023, "Fast and reliable jackknife and bootstrap methods for
+    cluster-robust inference", *J. Applied Econometrics* 38: 671-694), and the ATT's cell totals
+    recomputed without the cluster: it widens the interval where a few large units carry the
+    totals, which the sandwich understates."""
     if cells not in CELLS:
         raise ValueError(f"cells must be one of {CELLS}, not {cells!r}")
+    if vcov not in VCOVS:
+        raise ValueError(f"vcov must be one of {VCOVS}, not {vcov!r}")
     cluster = cluster or unit
     frame = data.dropna(subset=[y])
     if frame.duplicated([unit, time]).any():
@@ -164,18 +192,39 @@ def poisson_did(
     if G < 2:
         raise ValueError("poisson_did: fewer than two clusters")
     s_g = np.vstack([np.bincount(cluster_codes, weights=unit_scores[:, j], minlength=G) for j in range(X.shape[1])]).T
-    bread = np.linalg.inv(hessian)
-    n_obs, k_c = len(frame), X.shape[1] + 1  # unit effects nested in the clusters count as one parameter
-    vcov = G / (G - 1) * (n_obs - 1) / (n_obs - k_c) * bread @ (s_g.T @ s_g) @ bread
     names = period_terms + cell_terms
-    delta = beta[len(period_terms):]
-    totals = np.array([mu[cell == c].sum() * scale for c in cell_terms])
+    n_periods = len(period_terms)
+    delta = beta[n_periods:]
+    in_cell = np.column_stack([cell == c for c in cell_terms])
+    totals = (mu * scale) @ in_cell
     denominator = totals @ np.exp(-delta)
     att = float(np.log(totals.sum()) - np.log(denominator))
     gradient = np.zeros(len(names))
-    gradient[len(period_terms):] = totals * np.exp(-delta) / denominator
+    gradient[n_periods:] = totals * np.exp(-delta) / denominator
+    if vcov == "CR1":
+        bread = np.linalg.inv(hessian)
+        n_obs, k_c = len(frame), X.shape[1] + 1  # unit effects nested in the clusters count as one parameter
+        vcov_beta = G / (G - 1) * (n_obs - 1) / (n_obs - k_c) * bread @ (s_g.T @ s_g) @ bread
+        var_att, cov_att = gradient @ vcov_beta @ gradient, gradient @ vcov_beta
+    else:
+        row_cluster = cluster_codes[unit_codes]
+        h_g = np.zeros((G, X.shape[1], X.shape[1]))
+        np.add.at(h_g, cluster_codes, _unit_hessians(X, mu, unit_codes, len(unit_index)))
+        leave_out = hessian[None] - h_g
+        try:
+            steps = np.linalg.solve(leave_out, s_g[:, :, None])[:, :, 0]
+        except np.linalg.LinAlgError:  # a cluster alone in a cell: its delta drops out with its total
+            steps = (np.linalg.pinv(leave_out) @ s_g[:, :, None])[:, :, 0]
+        cluster_totals = np.vstack([np.bincount(row_cluster, weights=mu * scale * in_cell[:, j], minlength=G)
+                                    for j in range(len(cell_terms))]).T
+        totals_g = totals[None] - cluster_totals
+        att_g = np.log(totals_g.sum(axis=1)) - np.log((totals_g * np.exp(-(delta[None] + steps[:, n_periods:]))).sum(axis=1))
+        centred = steps - steps.mean(axis=0)
+        vcov_beta = (G - 1) / G * centred.T @ centred
+        att_centred = att_g - att_g.mean()
+        var_att, cov_att = (G - 1) / G * float(att_centred @ att_centred), (G - 1) / G * att_centred @ centred
     estimates = np.r_[att, beta]
-    ses = np.sqrt(np.r_[gradient @ vcov @ gradient, np.diag(vcov)])
+    ses = np.sqrt(np.r_[var_att, np.diag(vcov_beta)])
     df = G - 1
     crit = stats.t.ppf(1 - alpha / 2, df)
     table = pd.DataFrame({"estimate": estimates, "se": ses, "ci_low": estimates - crit * ses,
@@ -185,14 +234,14 @@ def poisson_did(
     table = table.drop(index=period_terms)
     keep = ["ATT"] + cell_terms
     full = np.zeros((len(names) + 1, len(names) + 1))
-    full[0, 0] = gradient @ vcov @ gradient
-    full[0, 1:] = full[1:, 0] = gradient @ vcov
-    full[1:, 1:] = vcov
+    full[0, 0] = var_att
+    full[0, 1:] = full[1:, 0] = cov_att
+    full[1:, 1:] = vcov_beta
     order = [0] + [1 + names.index(c) for c in cell_terms]
     vcov_frame = pd.DataFrame(full[np.ix_(order, order)], index=keep, columns=keep)
     extra = {"units": int(len(unit_index)), "units_all_zero": int(all_units - len(unit_index)),
              "observations_zero": int((yv == 0).sum()), "observations_empty_cells": int(empty_cell.sum()),
              "cell_totals": dict(zip(cell_terms, totals.tolist())), "theta": float(np.expm1(att)),
              "cells": cells, "strata": strata, "iterations": int(iterations)}
-    return EstimationResult(table=table, nobs=len(frame), vcov_type="CR1", estimator="poisson_did", y=y,
+    return EstimationResult(table=table, nobs=len(frame), vcov_type=vcov, estimator="poisson_did", y=y,
                             n_clusters=G, cluster=cluster, vcov=vcov_frame, alpha=alpha, extra=extra)
