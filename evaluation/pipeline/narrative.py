@@ -322,8 +322,12 @@ def pole_clustering(r: Results) -> str:
     return ("With few poles, p-values clustered by pole need the wild cluster bootstrap. " + " ".join(parts)) if parts else ""
 
 
+OTHER_OUTCOMES = {"rd_expenditure_eur": "R&D expenditure", "value_added_eur": "value added", "jobs": "jobs created"}
+"""Words for the outcomes of the appendices that are not headline outcomes."""
+
+
 def _outcome_word(outcome: str) -> str:
-    return OUTCOMES.get(outcome, outcome.replace("_eur", "").replace("_", " "))
+    return OUTCOMES.get(outcome) or OTHER_OUTCOMES.get(outcome, outcome.replace("_eur", "").replace("_", " "))
 
 
 def p_value(p: float) -> str:
@@ -519,7 +523,8 @@ MONTECARLO_FILE = "montecarlo/study_validation.json"
 ``tests/study/montecarlo/RESULTS_study.md``, written by ``study_validation.py``."""
 NOMINAL = 0.95
 """Nominal coverage of the report's intervals."""
-ESTIMATOR_WORDS = {"cs_dr": "Callaway-Sant'Anna (DR)", "twfe": "TWFE", "matched_did": "matched DiD", "ipw_did": "IPW DiD"}
+ESTIMATOR_WORDS = {"cs_dr": "Callaway-Sant'Anna (DR)", "twfe": "TWFE", "matched_did": "matched DiD", "ipw_did": "IPW DiD",
+                   "poisson": "Poisson, zeros kept", "cs_dr_levels": "Callaway-Sant'Anna (DR) in levels"}
 
 
 def read_montecarlo(path: Path) -> dict | None:
@@ -559,16 +564,16 @@ def montecarlo_table(r: Results) -> str:
     mc = r.montecarlo
     if not mc:
         return "The Monte Carlo record (`reports/" + MONTECARLO_FILE + "`) is not part of this report's sources."
-    header = "| call | comparison group | estimator | outcome | draws | mean truth | bias | RMSE | mean se | coverage, % |"
-    lines = [header, "|:---|:---|:---|:---|---:|---:|---:|---:|---:|---:|"]
+    header = "| call | comparison group | estimator | outcome | unit | draws | mean truth | bias | RMSE | mean se | coverage, % |"
+    lines = [header, "|:---|:---|:---|:---|:---|---:|---:|---:|---:|---:|---:|"]
     for row in mc["rows"]:
         lines.append(f"| Linea {row['line']} | {GROUPS.get(row['group'], row['group'])} | "
                      f"{ESTIMATOR_WORDS.get(row['estimator'], row['estimator'])} | {_outcome_word(row['outcome'])} | "
-                     f"{row['draws']} | {row['mean_truth']} | {row['bias']} | {row['rmse']} | {row['mean_se']} | "
-                     f"{round(100 * row['coverage'], 1):g} |")
+                     f"{row.get('unit', 'log points')} | {row['draws']} | {row['mean_truth']} | {row['bias']} | {row['rmse']} | "
+                     f"{row['mean_se']} | {round(100 * row['coverage'], 1):g} |")
     return ("\n".join(lines) + f"\n\n: Monte Carlo of every specification over draws of the synthetic data "
-            f"(`{mc['command']}`, recorded in `{mc['source']}`): bias, RMSE and mean standard error in log points "
-            "against each draw's own average true effect; coverage of the 95% interval\n")
+            f"(`{mc['command']}`, recorded in `{mc['source']}`): bias, RMSE and mean standard error in the row's unit "
+            "against each draw's own truth; coverage of the 95% interval\n")
 
 
 def validation(r: Results) -> str:

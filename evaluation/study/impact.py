@@ -364,7 +364,7 @@ def cost_per_job(sample: pd.DataFrame, data: StudyData, line: str, group: str = 
     point, low, high = n * effect.att, n * effect.ci_low, n * effect.ci_high
     result = {"funded_firms": n, "post_years": years, "grants_eur": grants,
               "att_employees": effect.att, "inference": effect.method,
-              "jobs": point, "jobs_ci_low": low, "jobs_ci_high": high,
+              "jobs": point, "jobs_se": n * effect.se, "jobs_ci_low": low, "jobs_ci_high": high,
               **dict(zip(("cost_per_job_eur", "ci_low", "ci_high"), grant_cost(grants, point, low, high))),
               "true_jobs": None, "true_cost_per_job_eur": None}
     if truth is not None:

@@ -1,6 +1,7 @@
 """Monte Carlo over seeds of the synthetic data: bias, RMSE and 95% coverage of every
 specification of the study (call x comparison group x estimator) for turnover and
-employment, against each draw's own average true effect.
+employment, of the proportional (Poisson, zeros kept) effect on R&D, and of the jobs
+created (the cost-per-job numerator), against each draw's own truth.
 
 Run: .venv/bin/python tests/study/montecarlo/study_validation.py --seeds 40
 Writes tests/study/montecarlo/RESULTS_study.md (recorded output, kept in the repository) and
@@ -21,11 +22,15 @@ import pandas as pd
 
 from evaluation.data.contract import load_study_data
 from evaluation.data.synthetic import generate
-from evaluation.study import impact
+from evaluation.study import impact, rd
+from evaluation.study.comparison import comparison_sample
 from evaluation.study.design import load_truth
 
 OUTCOMES = ["turnover_eur", "employees"]
 GROUPS = {"unsuccessful": list(impact.ESTIMATORS), "matched": list(impact.ESTIMATORS), "not_yet": ["cs_dr", "twfe"]}
+LEVEL_GROUPS = ("unsuccessful", "matched")
+"""Comparison groups of the R&D proportional effect and of the jobs created (as the report shows them)."""
+UNITS = {"turnover_eur": "log points", "employees": "log points", "rd_expenditure_eur": "log points", "jobs": "jobs"}
 
 
 def one_draw(seed: int) -> pd.DataFrame:
@@ -37,6 +42,15 @@ def one_draw(seed: int) -> pd.DataFrame:
         for group, estimators in GROUPS.items():
             estimates, _ = impact.estimate_line(data, line, group, OUTCOMES, estimators, truth, seed=seed)
             rows += [e.as_row() for e in estimates]
+        for group in LEVEL_GROUPS:
+            sample = comparison_sample(data, line, group)
+            r = rd.proportional_effect(sample, truth)
+            rows.append({"line": line, "group": group, "estimator": "poisson", "outcome": rd.RD,
+                         **{k: r[k] for k in ("se", "ci_low", "ci_high", "truth")}, "att": r["estimate"]})
+            c = impact.cost_per_job(sample, data, line, group, truth)
+            rows.append({"line": line, "group": group, "estimator": "cs_dr_levels", "outcome": "jobs",
+                         "att": c["jobs"], "ci_low": c["jobs_ci_low"], "ci_high": c["jobs_ci_high"],
+                         "se": c["jobs_se"], "truth": c["true_jobs"]})
     return pd.DataFrame(rows).assign(seed=seed)
 
 
@@ -44,10 +58,11 @@ def summarise(draws: pd.DataFrame) -> pd.DataFrame:
     draws = draws.assign(error=draws["att"] - draws["truth"],
                          covered=(draws["ci_low"] <= draws["truth"]) & (draws["truth"] <= draws["ci_high"]))
     keys = ["line", "group", "estimator", "outcome"]
-    return draws.groupby(keys).agg(
+    table = draws.groupby(keys).agg(
         draws=("seed", "size"), mean_truth=("truth", "mean"), bias=("error", "mean"),
         rmse=("error", lambda e: float((e**2).mean() ** 0.5)), mean_se=("se", "mean"), coverage=("covered", "mean"),
     ).reset_index()
+    return table.assign(unit=table["outcome"].map(UNITS))
 
 
 def main() -> None:
@@ -68,16 +83,17 @@ def main() -> None:
         "# Monte Carlo of the study's specifications over synthetic draws\n\n"
         f"`{Path(__file__).name} --seeds {args.seeds} --first-seed {args.first_seed}`: {args.seeds} draws of the "
         f"synthetic data (seeds {args.first_seed}..{args.first_seed + args.seeds - 1}), each estimated with every "
-        f"specification; bias and RMSE in log points against the draw's own average true effect over the same "
-        f"funded firm-years; coverage of the 95% interval. Run time {time.time() - start:.0f} s on 2 cores.\n\n"
+        f"specification; bias, RMSE and mean standard error in the row's unit (log points; jobs for the jobs "
+        f"created in an average post-start year, the cost-per-job numerator) against the draw's own truth over the "
+        f"same funded firm-years; coverage of the 95% interval. Run time {time.time() - start:.0f} s on 2 cores.\n\n"
         + header + body
     )
     command = f"tests/study/montecarlo/{Path(__file__).name} --seeds {args.seeds} --first-seed {args.first_seed}"
     args.json.write_text(json.dumps({
         "source": "tests/study/montecarlo/RESULTS_study.md", "command": command,
-        "description": "Monte Carlo of the study's specifications over draws of the synthetic data: bias and RMSE in log "
-                       "points against each draw's own average true effect over the same funded firm-years; coverage of "
-                       "the 95% interval.",
+        "description": "Monte Carlo of the study's specifications over draws of the synthetic data: bias, RMSE and mean "
+                       "standard error in the row's unit against each draw's own truth over the same funded firm-years; "
+                       "coverage of the 95% interval.",
         "rows": table.to_dict(orient="records")}, indent=1) + "\n")
     print(args.out.read_text())
 
