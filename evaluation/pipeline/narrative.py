@@ -305,20 +305,27 @@ def cost_effectiveness(r: Results) -> str:
     return " ".join(parts)
 
 
+POLE_OUTCOMES = {"turnover": "turnover", "employees": "employment"}
+"""Headline keys (``wild_p_<key>``, ``firm_p_<key>``) of the pole-clustered inference, and their words."""
+
+
 def pole_clustering(r: Results) -> str:
     parts = []
     for line in lines_in_data(r):
         run = _line_run("heterogeneity", line)
         if not r.has(run):
             continue
-        firm_p, wild_p, poles = r.get(run, "firm_p_turnover"), r.get(run, "wild_p_turnover"), r.get(run, "n_poles")
-        if wild_p is None:
+        poles = r.get(run, "n_poles")
+        shown = [(word, r.get(run, f"firm_p_{key}"), r.get(run, f"wild_p_{key}")) for key, word in POLE_OUTCOMES.items()]
+        shown = [(word, firm_p, wild_p) for word, firm_p, wild_p in shown if wild_p is not None]
+        if not shown:
             parts.append(not_estimable(f"Clustering by pole in Linea {line}", r.why_not(run, "pole_clustering")))
             continue
-        verdict = ("the two agree on significance at 5%" if (firm_p < 0.05) == (wild_p < 0.05)
-                   else "significance at 5% depends on the clustering")
-        parts.append(f"For the turnover effect in Linea {line} the firm-clustered p-value is {format_number(firm_p)} and the "
-                     f"wild bootstrap by pole ({format_number(poles)} poles) gives {format_number(wild_p)}: {verdict}.")
+        for word, firm_p, wild_p in shown:
+            verdict = ("the two agree on significance at 5%" if (firm_p < 0.05) == (wild_p < 0.05)
+                       else "significance at 5% depends on the clustering")
+            parts.append(f"For the {word} effect in Linea {line} the firm-clustered p-value is {format_number(firm_p)} and the "
+                         f"wild bootstrap by pole ({format_number(poles)} poles) gives {format_number(wild_p)}: {verdict}.")
     return ("With few poles, p-values clustered by pole need the wild cluster bootstrap. " + " ".join(parts)) if parts else ""
 
 

@@ -29,6 +29,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from evaluation.data.programme import SIZE_CLASSES
 from evaluation.methods.errors import DesignError
 from evaluation.methods.estimators import twfe
 from evaluation.methods.estimators.poisson import poisson_did
@@ -119,16 +120,21 @@ MIN_STRATUM_FIRMS = 5
 
 
 def size_strata(frame: pd.DataFrame) -> pd.Series:
-    """Size class of each firm-year for the Poisson year effects, a class held by fewer than
-    ``MIN_STRATUM_FIRMS`` comparison firms with positive R&D pooled into ``"other"``; a single
-    stratum when ``size_class`` is absent."""
-    if "size_class" not in frame:
-        return pd.Series("all", index=frame.index)
-    size = frame["size_class"].astype(str)
+    """Size class of each firm-year for the Poisson year effects. A class held by fewer than
+    ``MIN_STRATUM_FIRMS`` comparison firms with positive R&D joins the nearest class in size
+    order (``programme.SIZE_CLASSES``; the smaller one on a tie) that has enough, as size trends
+    vary smoothly with size; a single stratum when ``size_class`` is absent, holds other values,
+    or no class has enough."""
+    single = pd.Series("all", index=frame.index)
+    if "size_class" not in frame or not frame["size_class"].isin(SIZE_CLASSES).all():
+        return single
     positive = frame.groupby("firm_id")[RD].transform("sum") > 0
     comparison = frame[positive & (frame["treated_group"] == 0)].groupby("size_class")["firm_id"].nunique()
-    small = [c for c in size.unique() if comparison.get(c, 0) < MIN_STRATUM_FIRMS]
-    return size.where(~size.isin(small), "other")
+    enough = [rank for rank, c in enumerate(SIZE_CLASSES) if comparison.get(c, 0) >= MIN_STRATUM_FIRMS]
+    if not enough:
+        return single
+    nearest = {c: SIZE_CLASSES[min(enough, key=lambda e: (abs(e - rank), e))] for rank, c in enumerate(SIZE_CLASSES)}
+    return frame["size_class"].map(nearest)
 
 
 def proportional_effect(sample: pd.DataFrame, truth: pd.DataFrame | None) -> dict:

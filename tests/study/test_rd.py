@@ -106,3 +106,19 @@ def test_rd_sentence_rules():
     text = narrative.rd_sentence(_results(None, {"rd_effects": "no comparison firm reports R&D"}), "unsuccessful", "A")
     assert "not estimable" in text and "no comparison firm reports R&D" in text
     assert narrative.rd_effects(_results(_head())).count("Linea A") == 1
+
+
+def test_size_strata_join_a_thin_class_to_its_nearest_neighbour():
+    """A class with fewer than MIN_STRATUM_FIRMS comparison firms reporting R&D joins the nearest
+    class in size order; with no class large enough, one stratum."""
+    counts = {"micro": 8, "small": 6, "medium": 5, "large": 2}
+    rows = [{"firm_id": f"{c}{i}", "size_class": c, "treated_group": 0, rd.RD: 1.0}
+            for c, n in counts.items() for i in range(n)]
+    rows.append({"firm_id": "t1", "size_class": "large", "treated_group": 1, rd.RD: 1.0})
+    frame = pd.DataFrame(rows)
+    strata = rd.size_strata(frame)
+    assert strata[frame["size_class"] == "large"].eq("medium").all()
+    kept = frame["size_class"] != "large"
+    assert strata[kept].eq(frame.loc[kept, "size_class"]).all()
+    thin = frame[frame["size_class"].isin(["large", "medium"]) & (frame["firm_id"] < "medium3")]
+    assert rd.size_strata(thin).eq("all").all()
