@@ -54,6 +54,8 @@ class LinearDesign:
     ``X`` and ``y`` are within-transformed (unit effects absorbed) and scaled by
     ``sqrt(weights)``. ``n_absorbed`` counts the absorbed unit effects (for degrees
     of freedom); ``absorbed_nested`` says whether each unit lies in one cluster.
+    ``n_partialled`` counts regressors partialled out of ``X`` and ``y`` beforehand
+    (period effects, Frisch-Waugh-Lovell): they count in K but are not reported.
     ``clusters`` holds integer codes ``0..G-1`` (or ``None``).
     """
 
@@ -64,6 +66,7 @@ class LinearDesign:
     n_absorbed: int = 0
     absorbed_nested: bool = True
     weighted: bool = False
+    n_partialled: int = 0
 
     @property
     def nobs(self) -> int:
@@ -71,8 +74,8 @@ class LinearDesign:
 
     @property
     def n_params(self) -> int:
-        """K: slopes (including time dummies) plus absorbed unit effects."""
-        return self.X.shape[1] + self.n_absorbed
+        """K: slopes (including time dummies, partialled or not) plus absorbed unit effects."""
+        return self.X.shape[1] + self.n_partialled + self.n_absorbed
 
     @property
     def n_clusters(self) -> int:
@@ -85,7 +88,7 @@ class LinearDesign:
         constant), all of them otherwise.
         """
         n, g = self.nobs, self.n_clusters
-        k_c = self.X.shape[1] + (min(self.n_absorbed, 1) if self.absorbed_nested else self.n_absorbed)
+        k_c = self.X.shape[1] + self.n_partialled + (min(self.n_absorbed, 1) if self.absorbed_nested else self.n_absorbed)
         return g / (g - 1) * (n - 1) / (n - k_c)
 
 
@@ -125,7 +128,7 @@ def covariance(design: LinearDesign, fit: OLSFit, vcov_type: str) -> tuple[np.nd
     g = design.n_clusters
     if vcov_type == "CR2":
         return cr2(design, fit)
-    cluster_scores = _sum_by_cluster(X * e[:, None], design.clusters, g)
+    cluster_scores = _sum_by_cluster(X, design.clusters, g, e)
     V = M @ (cluster_scores.T @ cluster_scores) @ M
     if vcov_type == "CR1":
         V = V * design.cr1_factor()
@@ -151,11 +154,10 @@ def check_clusters(design: LinearDesign, vcov_type: str) -> None:
         )
 
 
-def _sum_by_cluster(values: np.ndarray, clusters: np.ndarray, g: int) -> np.ndarray:
-    """Rows of ``values`` summed within clusters: a (G, k) array."""
-    out = np.zeros((g, values.shape[1]))
-    np.add.at(out, clusters, values)
-    return out
+def _sum_by_cluster(values: np.ndarray, clusters: np.ndarray, g: int, scale: np.ndarray | None = None):
+    """Rows of ``values`` (times ``scale``, a row vector) summed within clusters: a (G, k) array."""
+    return np.column_stack([np.bincount(clusters, weights=v if scale is None else v * scale, minlength=g)
+                            for v in values.T])
 
 
 def _clusters_by_size(clusters: np.ndarray, max_cells: int = 20_000_000):
@@ -305,7 +307,7 @@ def wild_cluster_bootstrap(
     inversion). Clusters are those of the estimation (``result.design``).
     Bootstrap t's are linear in the null, so each trial null costs O(B).
     """
-    design: LinearDesign | None = result.design
+    design: LinearDesign | None = result.linear_design()
     if design is None or design.clusters is None:
         raise ValueError("the result carries no clustered design; re-estimate with a cluster column")
     if term not in design.names:
@@ -328,16 +330,16 @@ def wild_cluster_bootstrap(
     r_y = residual_on_others(y)  # restricted residuals at null b0: r_y - b0 * r_x
     rxx = r_x @ r_x
     c = design.cr1_factor()
-    se = math.sqrt(c * np.sum(_sum_by_cluster((r_x * fit.resid)[:, None], clusters, G) ** 2)) / rxx
+    se = math.sqrt(c * np.sum(_sum_by_cluster(r_x[:, None], clusters, G, fit.resid) ** 2)) / rxx
     estimate = float(fit.coef[j])
 
     V, enumerated = _bootstrap_weights(G, B, weights, seed)
     # Per-cluster pieces: s_g = r_xg' u_g, C_g = X_g' u_g, R_g = X_g' r_xg.
-    s_y = _sum_by_cluster((r_x * r_y)[:, None], clusters, G)[:, 0]
-    s_x = _sum_by_cluster((r_x * r_x)[:, None], clusters, G)[:, 0]
-    C_y = _sum_by_cluster(X * r_y[:, None], clusters, G).T
-    C_x = _sum_by_cluster(X * r_x[:, None], clusters, G).T
-    RM = _sum_by_cluster(X * r_x[:, None], clusters, G) @ fit.bread
+    s_y = _sum_by_cluster(r_x[:, None], clusters, G, r_y)[:, 0]
+    s_x = _sum_by_cluster(r_x[:, None], clusters, G, r_x)[:, 0]
+    C_y = _sum_by_cluster(X, clusters, G, r_y).T
+    C_x = _sum_by_cluster(X, clusters, G, r_x).T
+    RM = C_x.T @ fit.bread
     # Cluster score of x_j in the bootstrap regression: z = s*v - R M C v, linear in b0.
     Z_y = s_y[:, None] * V - RM @ (C_y @ V)
     Z_x = s_x[:, None] * V - RM @ (C_x @ V)

@@ -7,7 +7,8 @@ freedom of the reference distribution, ``inf`` for the normal). Intervals are at
 
 Estimators with influence functions (Callaway-Sant'Anna) carry them in ``extra``;
 aggregation reads them there. ``design`` keeps what the wild cluster
-bootstrap needs to re-run a regression; it is never serialised.
+bootstrap needs to re-run a regression (or a function that builds it,
+:meth:`EstimationResult.linear_design`); it is never serialised.
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ class EstimationResult:
     vcov : covariance matrix of the reported terms (DataFrame, term x term).
     alpha : 1 - confidence level of ``ci_low, ci_high``.
     extra : estimator-specific, JSON-serialisable facts (cell means, binning, ...).
-    design : what :func:`evaluation.methods.inference.wild_cluster_bootstrap` needs; not serialised.
+    design : what :func:`evaluation.methods.inference.wild_cluster_bootstrap` needs, or a
+        function building it on first use (:meth:`linear_design`); not serialised.
     """
 
     table: pd.DataFrame
@@ -67,6 +69,12 @@ class EstimationResult:
     def params(self) -> pd.Series:
         """The point estimates, indexed by term."""
         return self.table["estimate"]
+
+    def linear_design(self):
+        """``design``, built (once) if the estimator deferred it."""
+        if callable(self.design):
+            self.design = self.design()
+        return self.design
 
     def summary(self) -> str:
         """A readable, fixed-width summary of the table and the inference used."""

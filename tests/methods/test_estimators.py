@@ -23,6 +23,7 @@ import pytest
 from linearmodels.panel import PanelOLS
 
 from evaluation.methods.estimators import DID_TERM, did_2x2, event_study, plot_event_study, twfe
+from evaluation.methods.estimators import _panel
 from evaluation.methods.estimators._panel import MissingValuesWarning
 from evaluation.methods.inference import FewClustersWarning
 
@@ -71,6 +72,22 @@ def test_twfe_point_estimates_equal_linearmodels(panel):
     theirs_w = PanelOLS(indexed["y"], indexed[["x", "treat"]], entity_effects=True, time_effects=True,
                         weights=indexed["w"]).fit()
     np.testing.assert_allclose(weighted.table["estimate"], theirs_w.params[["x", "treat"]], rtol=1e-7)
+
+
+@pytest.mark.parametrize("vcov", ["iid", "HC1", "CR1"])
+@pytest.mark.parametrize("weights", [None, "w"])
+@pytest.mark.parametrize("balanced", [False, True])
+@pytest.mark.filterwarnings("ignore:CR1 with 29 clusters")  # the balanced subset
+def test_partialled_period_effects_equal_explicit_dummies(panel, vcov, weights, balanced):
+    """twfe partials the period effects out (exactly, also unbalanced/weighted): same table
+    as OLS on the design with explicit period dummies that the result builds lazily."""
+    if balanced:
+        panel = panel[panel.groupby("firm")["year"].transform("size") == panel["year"].nunique()]
+    result = twfe(panel, "y", ["x", "treat"], "firm", "year", vcov=vcov, weights=weights)
+    dummies = result.linear_design()
+    assert dummies.names[:2] == ["x", "treat"] and len(dummies.names) == 2 + panel["year"].nunique() - 1
+    explicit = _panel.estimate(dummies, ["x", "treat"], vcov, "twfe", "y", "firm", 0.05, {})
+    pd.testing.assert_frame_equal(result.table, explicit.table, rtol=1e-10, atol=1e-12)
 
 
 def test_did_2x2_equals_difference_of_cell_means(panel):

@@ -74,7 +74,7 @@ def test_did_2x2_inference_equals_statsmodels(panel, vcov, statsmodels_fit):
 
 def brute_force_wcr_p(result, term, signs):
     """Re-estimate every bootstrap sample explicitly (the textbook WCR algorithm)."""
-    design = result.design
+    design = result.linear_design()
     X, y, g = design.X, design.y, design.clusters
     j = design.names.index(term)
     others = np.delete(X, j, axis=1)

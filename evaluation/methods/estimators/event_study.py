@@ -46,7 +46,7 @@ def event_study(
         )
     if cohort not in data.columns:
         raise ValueError(f"event_study: column {cohort!r} not in the data")
-    frame, _ = _prepare(data, y, [], unit, time, weights, cluster, "event_study")
+    frame, codes = _prepare(data, y, [], unit, time, weights, cluster, "event_study")
     cohorts = frame[cohort].fillna(0)
     varying = cohorts.groupby(frame[unit]).nunique()
     if (varying > 1).any():
@@ -68,7 +68,7 @@ def event_study(
         "n_treated_units": int(frame.loc[treated, unit].nunique()),
         "n_never_treated_units": int(frame.loc[~treated, unit].nunique()),
     }
-    return fit_panel(frame, dummies, names, y, unit, time, True, weights, vcov,
+    return fit_panel(frame, codes, list(dummies.T), names, y, unit, time, True, weights, vcov,
                      cluster or unit, alpha, "event_study", extra)
 
 

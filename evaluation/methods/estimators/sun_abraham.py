@@ -82,8 +82,8 @@ def sun_abraham(
     rows = np.flatnonzero(treated & (rel != reference))
     cols = [position[(g, e)] for g, e in zip(cohorts[rows], rel[rows])]
     dummies[rows, cols] = 1.0
-    fit = fit_panel(frame, dummies, names, y, unit, time, True, None, vcov, cluster or unit, alpha,
-                    "sun_abraham", extra={})
+    fit = fit_panel(frame, _panel.panel_codes(frame, unit, time), list(dummies.T), names, y, unit, time,
+                    True, None, vcov, cluster or unit, alpha, "sun_abraham", extra={})
     catt, V_catt = fit.table["estimate"].to_numpy(), fit.vcov.to_numpy()
     event_times = np.sort(cells["e"].unique())
     S = np.zeros((len(event_times), len(cells)))

@@ -34,21 +34,23 @@ def twfe(
     cluster. ``.table`` reports ``regressors`` only; period effects are not reported.
     """
     regressors = list(regressors)
-    frame, values = _prepare(data, y, regressors, unit, time, weights, cluster, "twfe")
-    return fit_panel(frame, values, regressors, y, unit, time, time_effects, weights, vcov,
+    frame, codes = _prepare(data, y, regressors, unit, time, weights, cluster, "twfe")
+    columns = [frame[name].to_numpy(float) for name in regressors]
+    return fit_panel(frame, codes, columns, regressors, y, unit, time, time_effects, weights, vcov,
                      cluster or unit, alpha, "twfe", extra={})
 
 
 def _prepare(data, y, regressor_columns, unit, time, weights, cluster, estimator):
+    """The complete rows and their :func:`_panel.panel_codes` (duplicate pairs raise)."""
     used = [y, *regressor_columns, unit, time] + [c for c in (weights, cluster) if c]
     frame = _panel.complete_rows(data, used, estimator)
-    _panel.check_unique_pairs(frame, unit, time)
-    return frame, frame[regressor_columns].to_numpy(float)
+    return frame, _panel.panel_codes(frame, unit, time)
 
 
 def fit_panel(
     frame: pd.DataFrame,
-    regressor_values: np.ndarray,
+    codes,
+    regressor_columns: list[np.ndarray],
     regressor_names: list[str],
     y: str,
     unit: str,
@@ -61,31 +63,50 @@ def fit_panel(
     estimator: str,
     extra: dict,
 ) -> EstimationResult:
-    """Within-transform, check rank, fit and build the result (shared with event_study)."""
+    """Absorb the effects, check rank, fit and build the result (shared with event_study, sun_abraham).
+
+    ``codes`` are the frame's :func:`_panel.panel_codes`. For iid, HC1, CR0 and CR1 the
+    regression runs on ``y`` and the regressors net of unit and period effects
+    (:func:`_panel.absorb_effects`): by Frisch-Waugh-Lovell the slopes, residuals and
+    slope covariances equal those with explicit period dummies (whose number counts in
+    K). CR2 needs the design with the dummies (:func:`_panel.dummy_design`); for the
+    other types the result builds it only when the wild bootstrap asks for it.
+    """
     w = _panel.check_weights(frame, weights) if weights else None
-    unit_codes = pd.factorize(frame[unit], sort=True)[0]
-    X_before, names = regressor_values, list(regressor_names)
-    if time_effects:
-        dummies, dummy_names = _panel.period_dummies(frame[time], time)
-        X_before, names = np.column_stack([X_before, dummies]), names + dummy_names
-    stacked = np.column_stack([frame[y].to_numpy(float), X_before])
-    within = _panel.demean_by_unit(stacked, unit_codes, w)
-    if w is not None:
-        within *= np.sqrt(w)[:, None]
-    X = within[:, 1:]
+    (unit_codes, units), (time_codes, periods) = codes
+    n_periods = len(periods)
+    time_codes = time_codes if time_effects else None
     n_user = len(regressor_names)
-    check_order = list(range(n_user, X.shape[1])) + list(range(n_user))
-    _panel.check_rank(X, X_before, names, check_order, estimator, within=True)
-    clusters = _panel.cluster_codes(frame, cluster)
-    design = LinearDesign(
-        X=X,
-        y=within[:, 0],
-        names=names,
-        clusters=clusters,
-        n_absorbed=int(unit_codes.max()) + 1,
-        absorbed_nested=_panel.units_nested_in_clusters(unit_codes, clusters),
-        weighted=w is not None,
-    )
+    dummy_names = [f"{time}={p}" for p in periods[1:]] if time_effects else []
+    names = list(regressor_names) + dummy_names
+    clusters = unit_codes if cluster == unit else _panel.cluster_codes(frame, cluster)
+    nested = cluster == unit or _panel.units_nested_in_clusters(unit_codes, clusters)
+
+    columns = [frame[y].to_numpy(float), *regressor_columns]
+
+    def linear_design(values, names, n_partialled):
+        return LinearDesign(X=values[:, 1:], y=values[:, 0], names=names, clusters=clusters,
+                            n_absorbed=len(units), absorbed_nested=nested, weighted=w is not None,
+                            n_partialled=n_partialled)
+
+    def with_dummies():
+        return linear_design(_panel.dummy_design(columns, unit_codes, time_codes, n_periods, w), names, 0)
+
+    scale_before = np.sqrt([float(c @ c) for c in regressor_columns]
+                           + (list(np.bincount(time_codes)[1:]) if time_effects else []))
+    check_order = list(range(n_user, len(names))) + list(range(n_user))
+
+    def check(gram):
+        _panel.check_rank(gram, scale_before, names, check_order, estimator, within=True)
+
+    if vcov == "CR2":
+        design = with_dummies()
+        check(design.X.T @ design.X)
+        keep = None
+    else:
+        values = _panel.absorb_effects(columns, unit_codes, time_codes, n_periods, w, check)
+        design = linear_design(values, list(regressor_names), len(dummy_names))
+        keep = with_dummies
     extra = {**extra, "n_units": design.n_absorbed, "time_effects": bool(time_effects),
              "weights": weights}
-    return _panel.estimate(design, list(regressor_names), vcov, estimator, y, cluster, alpha, extra)
+    return _panel.estimate(design, list(regressor_names), vcov, estimator, y, cluster, alpha, extra, keep)
