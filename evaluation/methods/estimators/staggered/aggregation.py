@@ -19,12 +19,22 @@ from evaluation.methods.estimators.staggered.results import AggteResult, AttGtRe
 from evaluation.methods.results import to_plain
 
 
-def _weights_if(keepers, pg, w_ind, G, group):
-    """did's ``wif``: influence of estimating the group shares in the weights pg/sum(pg)."""
-    pk = pg[keepers]
+def _weights_if(keepers, pg, w_ind, G, group, att):
+    """did's ``wif`` times the kept ATTs: influence of estimating the shares in pg/sum(pg).
+
+    did's n x k matrix ``wif = ind / s - ind.sum(1) pk' / s^2`` with
+    ``ind[i, k] = w_i 1[G_i = g_k] - pg_k``, ``pk = pg[keepers]``, ``s = sum(pk)``, is only
+    used as ``wif @ a``; the pg_k terms cancel there, leaving
+    ``w_i (c(G_i) / s - m(G_i) (pk'a) / s^2)`` with c(g) the sum of the a_k and m(g) the
+    number of kept cells of group g: O(n), no n x k matrix.
+    """
+    pk, a, cells = pg[keepers], att, group[keepers]
     s = pk.sum()
-    ind = np.column_stack([w_ind * (G == group[k]) - pg[k] for k in keepers])
-    return ind / s - np.outer(ind.sum(1), pk / s**2)
+    per_unit = np.zeros(len(G))
+    for g in np.unique(cells):
+        in_g = cells == g
+        per_unit[G == g] = a[in_g].sum() / s - in_g.sum() * (pk @ a) / s**2
+    return w_ind * per_unit
 
 
 def aggte(
@@ -68,10 +78,11 @@ def aggte(
     pg = pg_groups[np.searchsorted(glist, group)]
     att = np.where(ok, att_all, 0.0)
 
-    def combine(which, weights, wif=None):
+    def combine(which, weights, with_wif=True):
+        """Weighted average of the cells ``which`` and its influence function (plus ``wif``)."""
         inf = IF_all[:, which] @ weights
-        if wif is not None:
-            inf = inf + wif @ att[which]
+        if with_wif:
+            inf += _weights_if(which, pg, w_ind, G, group, att[which])
         return float(att[which] @ weights), inf
 
     keys: list = []
@@ -79,20 +90,19 @@ def aggte(
     infs: list[np.ndarray] = []
     if kind == "simple":
         keepers = np.flatnonzero((group <= t) & (t - group <= max_e) & ok)
-        est, inf = combine(keepers, pg[keepers] / pg[keepers].sum(), _weights_if(keepers, pg, w_ind, G, group))
+        est, inf = combine(keepers, pg[keepers] / pg[keepers].sum())
         overall_att, overall_inf = est, inf
         keys, estimates, infs = ["ATT"], [est], [inf]
     elif kind == "group":
         for g in glist:
             which = np.flatnonzero((group == g) & (g <= t) & (t - group <= max_e) & ok)
-            est, inf = combine(which, pg[which] / pg[which].sum())
+            est, inf = combine(which, pg[which] / pg[which].sum(), with_wif=False)
             keys.append(_num(g)); estimates.append(est); infs.append(inf)
         att_g = np.array(estimates)
         inf_g = np.column_stack(infs)
-        wif = _weights_if(np.arange(len(glist)), pg_groups, w_ind, G, glist)
         weights = pg_groups / pg_groups.sum()
         overall_att = float(att_g @ weights)
-        overall_inf = inf_g @ weights + wif @ att_g
+        overall_inf = inf_g @ weights + _weights_if(np.arange(len(glist)), pg_groups, w_ind, G, glist, att_g)
     elif kind == "dynamic":
         e_all = t - group
         include = np.ones(len(group), bool)
@@ -106,7 +116,7 @@ def aggte(
         eseq = eseq[(eseq >= min_e) & (eseq <= max_e)]
         for e in eseq:
             which = np.flatnonzero((e_all == e) & include & ok)
-            est, inf = combine(which, pg[which] / pg[which].sum(), _weights_if(which, pg, w_ind, G, group))
+            est, inf = combine(which, pg[which] / pg[which].sum())
             keys.append(_num(e)); estimates.append(est); infs.append(inf)
         positive = eseq >= 0
         att_e = np.array(estimates)
@@ -118,7 +128,7 @@ def aggte(
         periods = periods[periods >= group.min()]
         for period in periods:
             which = np.flatnonzero((t == period) & (group <= t) & ok)
-            est, inf = combine(which, pg[which] / pg[which].sum(), _weights_if(which, pg, w_ind, G, group))
+            est, inf = combine(which, pg[which] / pg[which].sum())
             keys.append(_num(period)); estimates.append(est); infs.append(inf)
         att_t = np.array(estimates)
         overall_att = float(att_t.mean())

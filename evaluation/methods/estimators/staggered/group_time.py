@@ -17,6 +17,7 @@ either period are NaN, as in R.
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from typing import Any
 
@@ -118,38 +119,50 @@ def att_gt(
     never = G == 0
     cells = list(_cells(tlist, panel.glist, base_period, anticipation))
     IF = np.zeros((n, len(cells)), order="F")
-    rows = []
-    samples: dict = {}  # per (g, comparison set): unit indices, D, weights, covariates, fits
-    for j, (g, c, b, threshold) in enumerate(cells):
-        post = bool(g <= tlist[c])
-        if b == c:  # universal base period: the reference cell, normalised to 0
-            rows.append((g, tlist[c], 0.0, post))
-            continue
+    rows: list = [None] * len(cells)
+
+    def sample_key(j):
+        """Cells with the same key share their units, propensity score and regression."""
+        g, c, b, threshold = cells[j]
         x_period = None if panel.X is None else (0 if panel.x_invariant else min(c, b))
-        key = (g, "never" if control == "never" else threshold, x_period)
-        if key not in samples:
-            samples.clear()  # cells come group by group: keep only the current sample
-            D_full = G == g
-            control_units = never if control == "never" else never | ((G > threshold) & ~D_full)
-            idx = np.flatnonzero(D_full | control_units)
-            D = D_full[idx].astype(float)
-            ws = w[idx] / w[idx].mean()
-            X = np.ones((len(idx), 1)) if panel.X is None else panel.X[x_period][idx]
-            samples[key] = entry = {"idx": idx, "D": D, "ws": ws, "X": X}
-            entry["problem"] = _sample_problem(method, X, D, ws, entry)
-        entry = samples[key]
-        idx, D, ws, X = entry["idx"], entry["D"], entry["ws"], entry["X"]
-        if entry["problem"]:
-            warnings.warn(f"att_gt: {entry['problem']} for group {_fmt(g)} in period {_fmt(tlist[c])}; "
-                          "ATT is NaN", StaggeredWarning, stacklevel=2)
-            rows.append((g, tlist[c], np.nan, post))
-            IF[:, j] = np.nan
+        return g, "never" if control == "never" else threshold, x_period
+
+    # Cells come group by group; a run of cells with the same sample is estimated at once.
+    for (g, _, x_period), run in itertools.groupby(range(len(cells)), key=sample_key):
+        run = list(run)
+        estimated = []
+        for j in run:
+            _, c, b, threshold = cells[j]
+            rows[j] = (g, tlist[c], 0.0, bool(g <= tlist[c]))
+            if b != c:  # b == c: universal base period, the reference cell, normalised to 0
+                estimated.append(j)
+        if not estimated:
             continue
-        dy = Y[idx, c] - Y[idx, b]
-        att, inf = _did_2x2(method, dy, D, X, ws, entry.get("pscore"), entry.get("ols"))
-        column = IF[:, j]
-        column[idx] = (n / len(idx)) * inf
-        rows.append((g, tlist[c], att, post))
+        threshold = cells[estimated[0]][3]
+        D_full = G == g
+        control_units = never if control == "never" else never | ((G > threshold) & ~D_full)
+        idx = np.flatnonzero(D_full | control_units)
+        D = D_full[idx].astype(float)
+        ws = w[idx] / w[idx].mean()
+        X = np.ones((len(idx), 1)) if panel.X is None else panel.X[x_period][idx]
+        entry: dict = {}
+        problem = _sample_problem(method, X, D, ws, entry)
+        if problem:
+            for j in estimated:
+                c = cells[j][1]
+                warnings.warn(f"att_gt: {problem} for group {_fmt(g)} in period {_fmt(tlist[c])}; "
+                              "ATT is NaN", StaggeredWarning, stacklevel=2)
+                rows[j] = (g, tlist[c], np.nan, rows[j][3])
+                IF[:, j] = np.nan
+            continue
+        current = [cells[j][1] for j in estimated]
+        base = [cells[j][2] for j in estimated]
+        dY = Y[np.ix_(idx, current)] - Y[np.ix_(idx, base)]
+        att, inf = _did_2x2(method, dY, D, X, ws, entry.get("pscore"), entry.get("ols"))
+        inf *= n / len(idx)
+        for k, j in enumerate(estimated):
+            IF[idx, j] = inf[:, k]
+            rows[j] = (g, tlist[cells[j][1]], float(att[k]), rows[j][3])
 
     flags = None if not allow_unbalanced_panel else {
         "allow_unbalanced_panel": True,

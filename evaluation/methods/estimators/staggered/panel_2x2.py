@@ -62,10 +62,19 @@ def _did_2x2(method: str, dy, D, X, w, pscore=None, ols=None):
     intercept. ``pscore`` may carry a cached ``(ps, (X'WX)^-1)`` of the logit and ``ols``
     a cached :func:`_ols_controls`. Every correction term of the form
     ``(X * a) @ A @ m`` is computed as ``a * (X @ (A @ m))`` (matrix-vector products only).
+    ``dy`` may be an (n1, c) matrix: the c 2x2s of one sample (same units, propensity
+    score and regression design) at once, giving c ATTs and an (n1, c) influence matrix.
     """
+    single = dy.ndim == 1
+    dy = dy.reshape(len(dy), -1)
     n = len(dy)
+    D, w = D[:, None], w[:, None]  # unit vectors as columns, broadcast over the 2x2s
+
+    def result(att, inf):
+        return (float(att[0]), inf[:, 0]) if single else (att, inf)
+
     if method in ("dr", "reg"):
-        gram_inv, xpx_inv = ols if ols is not None else _ols_controls(X, D, w)
+        gram_inv, xpx_inv = ols if ols is not None else _ols_controls(X, D[:, 0], w[:, 0])
         wc = w * (1 - D)
         out_delta = X @ (gram_inv @ (X.T @ (wc * dy)))
         resid = dy - out_delta
@@ -75,14 +84,14 @@ def _did_2x2(method: str, dy, D, X, w, pscore=None, ols=None):
         mean_wt = w_treat.mean()
         att_treat = w_treat * dy
         att_cont = w_treat * out_delta
-        eta_treat = att_treat.mean() / mean_wt
-        eta_cont = att_cont.mean() / mean_wt
+        eta_treat = att_treat.mean(0) / mean_wt
+        eta_cont = att_cont.mean(0) / mean_wt
         m1 = X.T @ w_treat / n
         inf_treat = (att_treat - w_treat * eta_treat) / mean_wt
         inf_cont = (att_cont - w_treat * eta_cont + wc_resid * (X @ (xpx_inv @ m1))) / mean_wt
-        return eta_treat - eta_cont, inf_treat - inf_cont
-    ps, hess_inv = pscore if pscore is not None else _logit(X, D, w)
-    ps = np.minimum(ps, 1 - 1e-6)
+        return result(eta_treat - eta_cont, inf_treat - inf_cont)
+    ps, hess_inv = pscore if pscore is not None else _logit(X, D[:, 0], w[:, 0])
+    ps = np.minimum(ps, 1 - 1e-6)[:, None]
     trim = np.where(D == 1, ps < 1.01, ps < TRIM_LEVEL)
     w_treat = trim * w * D
     w_cont = trim * w * ps * (1 - D) / (1 - ps)
@@ -90,23 +99,23 @@ def _did_2x2(method: str, dy, D, X, w, pscore=None, ols=None):
     mean_wt, mean_wc = w_treat.mean(), w_cont.mean()
     if method == "ipw":
         att_treat, att_cont = w_treat * dy, w_cont * dy
-        eta_treat = att_treat.mean() / mean_wt
-        eta_cont = att_cont.mean() / mean_wc
+        eta_treat = att_treat.mean(0) / mean_wt
+        eta_cont = att_cont.mean(0) / mean_wc
         inf_treat = (att_treat - w_treat * eta_treat) / mean_wt
         m2 = X.T @ (w_cont * (dy - eta_cont)) / n
         inf_cont = (att_cont - w_cont * eta_cont + score_ps * (X @ (hess_inv @ m2 * n))) / mean_wc
-        return eta_treat - eta_cont, inf_treat - inf_cont
+        return result(eta_treat - eta_cont, inf_treat - inf_cont)
     # doubly robust (drdid_panel)
     dr_treat, dr_cont = w_treat * resid, w_cont * resid
-    eta_treat = dr_treat.mean() / mean_wt
-    eta_cont = dr_cont.mean() / mean_wc
+    eta_treat = dr_treat.mean(0) / mean_wt
+    eta_cont = dr_cont.mean(0) / mean_wc
     m1 = X.T @ w_treat / n
     inf_treat = (dr_treat - w_treat * eta_treat - wc_resid * (X @ (xpx_inv @ m1))) / mean_wt
     m2 = X.T @ (w_cont * (resid - eta_cont)) / n
     m3 = X.T @ w_cont / n
     inf_cont = (dr_cont - w_cont * eta_cont + score_ps * (X @ (hess_inv @ m2 * n))
                 - wc_resid * (X @ (xpx_inv @ m3))) / mean_wc
-    return eta_treat - eta_cont, inf_treat - inf_cont
+    return result(eta_treat - eta_cont, inf_treat - inf_cont)
 
 
 def _sample_problem(method, X, D, ws, entry) -> str | None:

@@ -43,8 +43,8 @@ class _Panel:
 
 
 def _to_wide(frame: pd.DataFrame, unit: str, time: str):
-    unit_codes, units = pd.factorize(frame[unit], sort=True)
-    time_codes, periods = pd.factorize(frame[time], sort=True)
+    unit_codes, units = _panel.codes(frame[unit])
+    time_codes, periods = _panel.codes(frame[time])
     n, T = len(units), len(periods)
     key = unit_codes.astype(np.int64) * T + time_codes
     counts = np.bincount(key, minlength=n * T)
@@ -95,7 +95,7 @@ def _unit_columns(frame, cohort, weights, cluster, unit_codes, units, time_codes
         w = _unit_constant(weights, w_wide, units, "weights")
     cl = None
     if cluster:
-        cl_codes = pd.factorize(frame[cluster], sort=True)[0].astype(float)
+        cl_codes = _panel.codes(frame[cluster])[0].astype(float)
         cl = _unit_constant(cluster, _wide(cl_codes, unit_codes, time_codes, n_all, T, "C"), units, "cluster")
     return G, w, cl
 
