@@ -14,7 +14,12 @@ import pandas as pd
 from scipy import stats
 
 from evaluation.methods.estimators.staggered.group_time import _num
-from evaluation.methods.estimators.staggered.inference import _analytic_se, _bootstrap, _intervals
+from evaluation.methods.estimators.staggered.inference import (
+    _analytic_se,
+    _bootstrap,
+    _intervals,
+    _multiplier_draws,
+)
 from evaluation.methods.estimators.staggered.results import AggteResult, AttGtResult
 from evaluation.methods.results import to_plain
 
@@ -142,8 +147,9 @@ def aggte(
                              "balance_e": balance_e}
     pw_low, pw_high, p = _intervals(np.array(estimates), se, crit)
     if n_boot > 0:
-        se, band = _bootstrap(inf_rows, cl, int(n_boot), seed, result.alpha)
-        overall_se = float(_bootstrap(overall_inf[:, None], cl, int(n_boot), seed, result.alpha)[0][0])
+        draws, overall_draws = _multiplier_draws([inf_rows, overall_inf[:, None]], cl, int(n_boot), seed)
+        se, band = _bootstrap(draws, result.alpha)
+        overall_se = float(_bootstrap(overall_draws, result.alpha)[0][0])
         pw_low, pw_high, p = _intervals(np.array(estimates), se, crit)
         extra.update(n_boot=int(n_boot), seed=seed, crit=band)
     else:

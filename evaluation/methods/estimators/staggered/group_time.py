@@ -26,7 +26,13 @@ import pandas as pd
 from scipy import stats
 
 from evaluation.methods.estimators.staggered.cross_section_2x2 import _CellProblem, _did_rc, _rc_problem
-from evaluation.methods.estimators.staggered.inference import _analytic_se, _bootstrap, _intervals, _pretest
+from evaluation.methods.estimators.staggered.inference import (
+    _analytic_se,
+    _bootstrap,
+    _intervals,
+    _multiplier_draws,
+    _pretest,
+)
 from evaluation.methods.estimators.staggered.panel_2x2 import _did_2x2, _sample_problem
 from evaluation.methods.estimators.staggered.preparation import _Long, _prepare, _prepare_unbalanced
 from evaluation.methods.estimators.staggered.results import AttGtResult, StaggeredWarning
@@ -184,7 +190,7 @@ def _finish(rows, IF, panel, nobs, n_boot, seed, alpha, y, control, method, base
     crit = stats.norm.ppf(1 - alpha / 2)
     extra: dict[str, Any] = {}
     if n_boot > 0:
-        se, crit = _bootstrap(IF, panel.cluster, int(n_boot), seed, alpha)
+        se, crit = _bootstrap(_multiplier_draws([IF], panel.cluster, int(n_boot), seed)[0], alpha)
         extra.update(n_boot=int(n_boot), seed=seed, crit=crit, band="uniform (sup-t, multiplier bootstrap)")
     low, high, p = _intervals(att, se, crit)
     table = pd.DataFrame(

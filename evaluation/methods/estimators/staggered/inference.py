@@ -35,29 +35,33 @@ def _analytic_se(IF: np.ndarray, cluster: np.ndarray | None) -> np.ndarray:
     return np.where(se <= ZERO_SE, np.nan, se)
 
 
-def _multiplier_draws(IF: np.ndarray, cluster, n_boot: int, seed) -> np.ndarray:
-    """(n_boot, k) draws of (1/n) sum_c v_c psi_c with Rademacher v_c (one per cluster or unit).
+def _multiplier_draws(IFs: list[np.ndarray], cluster, n_boot: int, seed) -> list[np.ndarray]:
+    """For each influence matrix of ``IFs`` (same units), the (n_boot, k) draws of
+    (1/n) sum_c v_c psi_c with Rademacher v_c (one per cluster or unit), the same v_c for all.
 
     Draws are generated in blocks of ``BOOT_CHUNK`` rows from ``numpy.random.default_rng(seed)``
-    (same seed, same draws) and multiplied in float32 (error far below the Monte Carlo error).
+    (same seed, same draws) and multiplied in float32 (error far below the Monte Carlo error);
+    each block of signs is unpacked and converted once for all matrices.
     """
-    n = IF.shape[0]
-    psi = _cluster_sums(IF, cluster)
+    n = IFs[0].shape[0]
+    psis = [_cluster_sums(IF, cluster) for IF in IFs]
     rng = np.random.default_rng(seed)
-    acc = np.zeros((psi.shape[1], n_boot))
+    accs = [np.zeros((psi.shape[1], n_boot)) for psi in psis]
     nbytes = (n_boot + 7) // 8
-    for start in range(0, psi.shape[0], BOOT_CHUNK):
-        block = psi[start : start + BOOT_CHUNK]
-        bits = np.unpackbits(rng.integers(0, 256, size=(block.shape[0], nbytes), dtype=np.uint8),
-                             axis=1, count=n_boot)
-        # sum v psi with v = 2 bit - 1
-        acc += 2.0 * (block.T.astype(np.float32) @ bits.astype(np.float32)) - block.sum(0)[:, None]
-    return acc.T / n
+    for start in range(0, psis[0].shape[0], BOOT_CHUNK):
+        size = min(BOOT_CHUNK, psis[0].shape[0] - start)
+        bits = np.unpackbits(rng.integers(0, 256, size=(size, nbytes), dtype=np.uint8),
+                             axis=1, count=n_boot).astype(np.float32)
+        for psi, acc in zip(psis, accs):
+            block = psi[start : start + BOOT_CHUNK]
+            # sum v psi with v = 2 bit - 1
+            acc += 2.0 * (block.T.astype(np.float32) @ bits) - block.sum(0)[:, None]
+    return [acc.T / n for acc in accs]
 
 
-def _bootstrap(IF, cluster, n_boot, seed, alpha):
-    """did's mboot: IQR-based standard errors and the sup-t critical value of a uniform band."""
-    draws = _multiplier_draws(IF, cluster, n_boot, seed)
+def _bootstrap(draws, alpha):
+    """did's mboot from :func:`_multiplier_draws`: IQR-based standard errors and the sup-t
+    critical value of a uniform band."""
     q75, q25 = np.quantile(draws, [0.75, 0.25], axis=0)
     se = (q75 - q25) / (stats.norm.ppf(0.75) - stats.norm.ppf(0.25))
     se = np.where(se <= ZERO_SE, np.nan, se)
