@@ -42,7 +42,9 @@ import numpy as np
 
 from evaluation.data.programme import CALLS
 from evaluation.pipeline import narrative
-from evaluation.pipeline.narrative import GROUPS, OUTCOMES, Results, format_number, interval, lines_in_data, pct
+from evaluation.pipeline.narrative import GROUPS, OUTCOMES, Results, interval, lines_in_data, pct
+from evaluation.study import formats as fmt
+from evaluation.study import labels
 
 ALPHA = 0.05
 MBAR_ROBUST = 1.0
@@ -58,7 +60,7 @@ NOT_ESTIMABLE, NEGATIVE, NO_EFFECT, ROBUST, FRAGILE = (
     "not estimable", "negative", "no detectable effect", "positive and robust", "positive but fragile")
 VERDICTS_IT = {NOT_ESTIMABLE: "non stimabile", NEGATIVE: "negativo", NO_EFFECT: "nessun effetto rilevabile",
                ROBUST: "positivo e robusto", FRAGILE: "positivo ma fragile"}
-OUTCOMES_IT = {"turnover_eur": "fatturato", "employees": "occupazione"}
+OUTCOMES_IT = labels.OUTCOMES_IT
 PASS, FAIL, NA = "pass", "fail", "not available"
 
 
@@ -158,21 +160,17 @@ def pretrend_check(r: Results, line: str, outcome: str) -> Check:
     tests = []
     p = pretest_p(r, line, outcome)
     if p is not None:
-        tests.append((p, f"the pre-test of the Callaway-Sant'Anna pre-period effects has p = {format_number(p)}"))
+        tests.append((p, f"the pre-test of the Callaway-Sant'Anna pre-period effects has {fmt.p_value(p)}"))
     wald = leads_wald(_get(r.number(_run("first_did", line), outcome), "event_study"))
     if wald is not None:
         wp, k = wald
-        tests.append((wp, f"the joint test of the {k} leads of the two-way fixed-effects event study has p = {_p(wp)}"))
+        tests.append((wp, f"the joint test of the {k} leads of the two-way fixed-effects event study has {fmt.p_value(wp)}"))
     if not tests:
         return Check("pre-trends", NA, "no pre-trend test is available")
     failed = [t for p, t in tests if p < ALPHA]
     if failed:
         return Check("pre-trends", FAIL, "pre-trends fail: " + " and ".join(failed) + ", rejecting parallel pre-trends at 5%")
     return Check("pre-trends", PASS, " and ".join(t for _, t in tests) + ", not rejecting parallel pre-trends")
-
-
-def _p(p: float) -> str:
-    return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
 def _sign(x: float) -> int:
@@ -195,16 +193,13 @@ def groups_check(r: Results, line: str, outcome: str, main: dict) -> Check:
     return Check("comparison groups", PASS, "the other comparison groups agree in sign (" + ", ".join(found) + ")")
 
 
-ESTIMATOR_NAMES = {"twfe": "two-way fixed effects", "matched_did": "matching", "ipw_did": "inverse-probability weighting"}
-
-
 def estimators_check(r: Results, line: str, outcome: str, main: dict) -> Check:
     rows = r.number("main_unsuccessful", "estimates", []) or []
     others = [row for row in rows if isinstance(row, dict) and row.get("line") == line and row.get("outcome") == outcome
               and row.get("estimator") not in (None, "cs_dr") and _is_number(row.get("att"))]
     if not others:
         return Check("estimators", NA, "no other estimator is available")
-    against = [f"{ESTIMATOR_NAMES.get(row['estimator'], row['estimator'])} ({pct(round(100 * math.expm1(row['att']), 1))})"
+    against = [f"{labels.estimator(row['estimator'])} ({pct(round(100 * math.expm1(row['att']), 1))})"
                for row in others if _sign(row["att"]) != _sign(main["pct"])]
     if against:
         return Check("estimators", FAIL, "the estimate by " + " and ".join(against) + " has the opposite sign")
@@ -226,11 +221,11 @@ def pole_check(r: Results, line: str, outcome: str) -> Check:
     wp, fp, poles = wild_p(r, line, outcome)
     if wp is None:
         return Check("pole clustering", NA, "inference clustered by pole is not available")
-    where = f"the wild cluster bootstrap by pole ({format_number(poles)} poles) gives p = {format_number(wp)}"
+    where = f"the wild cluster bootstrap by pole ({fmt.count(poles)} poles) gives {fmt.p_value(wp)}"
     if wp >= ALPHA:
         if fp is not None and fp < ALPHA:
             return Check("pole clustering", FAIL, f"significance is lost when clustering by pole: {where} "
-                         f"(p = {format_number(fp)} clustered by firm)")
+                         f"({fmt.p_value(fp)} clustered by firm)")
         return Check("pole clustering", FAIL, f"the effect is not significant when clustering by pole either: {where}")
     return Check("pole clustering", PASS, f"{where}, still significant")
 
@@ -248,9 +243,9 @@ def honest_check(r: Results, line: str, outcome: str) -> Check:
     rm = _get(status, "rm") if isinstance(status, dict) else None
     if rm == "value" and _is_number(value):
         if value >= MBAR_ROBUST:
-            return Check("HonestDiD", PASS, f"the HonestDiD breakdown value is M-bar = {format_number(value)}")
-        return Check("HonestDiD", FAIL, f"the HonestDiD breakdown value M-bar = {format_number(value)} is below "
-                     f"{format_number(MBAR_ROBUST)}: a violation of parallel trends smaller than the largest pre-period "
+            return Check("HonestDiD", PASS, f"the HonestDiD breakdown value is M-bar = {fmt.number(value)}")
+        return Check("HonestDiD", FAIL, f"the HonestDiD breakdown value M-bar = {fmt.number(value)} is below "
+                     f"{fmt.number(MBAR_ROBUST)}: a violation of parallel trends smaller than the largest pre-period "
                      "one would overturn the first post-period effect")
     if rm == "not_significant":
         return Check("HonestDiD", FAIL, "in the HonestDiD event study the first post-period effect is not significant "
@@ -335,8 +330,8 @@ def verdict_table(r: Results) -> str:
         if a.main is None:
             rows.append(f"| Linea {a.line} | {OUTCOMES[a.outcome]} | {a.verdict} | | | |")
         else:
-            rows.append(f"| Linea {a.line} | {OUTCOMES[a.outcome]} | {a.verdict} | {format_number(a.main['pct'])} | "
-                        f"{format_number(a.main['ci_low_pct'])} to {format_number(a.main['ci_high_pct'])} | {failed} |")
+            rows.append(f"| Linea {a.line} | {OUTCOMES[a.outcome]} | {a.verdict} | {fmt.number(a.main['pct'], 'percent')} | "
+                        f"{fmt.number(a.main['ci_low_pct'], 'percent')} to {fmt.number(a.main['ci_high_pct'], 'percent')} | {failed} |")
     return "\n".join(rows) + ("\n\n: Verdicts by rule (main specification: Callaway-Sant'Anna doubly robust against "
                               "unsuccessful applicants; the checks are defined in the section on the design)\n")
 
@@ -359,8 +354,8 @@ def summary_answers(r: Results) -> str:
     q3 = "**Q3. Did newcomers (Linea B) gain as much as insiders (Linea A)?** "
     if isinstance(diff, dict) and any(_is_number(diff.get(o)) for o in OUTCOMES):
         differs = [OUTCOMES[o] for o in OUTCOMES if _is_number(diff.get(o)) and diff[o] < ALPHA]
-        q3 += ("The test of equal effects has p = " + " and ".join(
-            f"{format_number(diff[o])} for {OUTCOMES[o]}" for o in OUTCOMES if _is_number(diff.get(o))) + "; "
+        q3 += ("The test of equal effects has " + " and ".join(
+            f"{fmt.p_value(diff[o])} for {OUTCOMES[o]}" for o in OUTCOMES if _is_number(diff.get(o))) + "; "
             + (f"the calls differ at 5% in {' and '.join(differs)}." if differs
                else "no difference between the calls is detectable at 5% (which is not evidence that they are equal)."))
     else:
@@ -376,16 +371,16 @@ def budget(r: Results) -> str:
     total_budget = sum(CALLS[line]["budget_eur"] for line in CALLS) / 1e6
     grants = [(line, r.get("overview_all", f"linea_{line.lower()}.grants_m_eur")) for line in CALLS]
     known = [(line, g) for line, g in grants if _is_number(g)]
-    text = (f"The two calls had a published budget of {format_number(round(total_budget, 1))} M EUR ("
-            + ", ".join(f"Linea {line} {format_number(round(CALLS[line]['budget_eur'] / 1e6, 1))} M EUR" for line in CALLS)
+    text = (f"The two calls had a published budget of {fmt.number(total_budget, 'm_eur')} M EUR ("
+            + ", ".join(f"Linea {line} {fmt.number(CALLS[line]['budget_eur'] / 1e6, 'm_eur')} M EUR" for line in CALLS)
             + ") [@regione2017poli].")
     if not known:
         return text + " The grants the data hold are not available (no data overview in this study's grid)."
     granted = sum(g for _, g in known)
     share = 100 * granted / total_budget if len(known) == len(CALLS) else None
-    text += (" The data hold grants of " + ", ".join(f"{format_number(g)} M EUR in Linea {line}" for line, g in known))
+    text += (" The data hold grants of " + ", ".join(f"{fmt.number(g, 'm_eur')} M EUR in Linea {line}" for line, g in known))
     if share is not None:
-        text += f", {format_number(round(granted, 1))} M EUR in all: {format_number(round(share))}% of the budget"
+        text += f", {fmt.number(granted, 'm_eur')} M EUR in all: {pct(share)} of the budget"
     return text + "."
 
 
@@ -404,7 +399,8 @@ def pretrend_leads(r: Results) -> list[str]:
             if significant:
                 signs = {_sign(terms[k]["estimate"]) for k in significant}
                 word = "negative" if signs == {-1} else "positive" if signs == {1} else "non-zero"
-                out.append(f"in Linea {line} the {OUTCOMES[outcome]} leads {', '.join(significant)} of the two-way "
+                leads = ", ".join(f"e = {fmt.number(int(k[2:]))}" for k in significant)
+                out.append(f"in Linea {line} the {OUTCOMES[outcome]} leads {leads} of the two-way "
                            f"fixed-effects event study are significantly {word}")
     return out
 
@@ -415,7 +411,7 @@ def imbalance(r: Evidence) -> list[str]:
         frame = r.table("main_matched", f"balance_{line.lower()}")
         if frame is None or "covariate" not in getattr(frame, "columns", []):
             continue
-        for column, how in (("SMD matched", "matching"), ("SMD IPW", "weighting")):
+        for column, how in (("smd_matched", "matching"), ("smd_ipw", "weighting")):
             if column not in frame.columns:
                 continue
             values = frame[["covariate", column]].dropna()
@@ -423,7 +419,7 @@ def imbalance(r: Evidence) -> list[str]:
             if len(bad):
                 worst = bad.loc[bad[column].abs().idxmax()]
                 out.append(f"in Linea {line}, after {how} {len(bad)} of {len(values)} covariates keep an absolute standardised "
-                           f"mean difference above {SMD_LIMIT} (largest: {worst['covariate']}, {format_number(round(float(worst[column]), 3))})")
+                           f"mean difference above {SMD_LIMIT} (largest: {labels.covariate(str(worst['covariate']))}, {fmt.estimate(float(worst[column]))})")
     return out
 
 
@@ -457,11 +453,11 @@ def limitation_items(r: Evidence) -> list[str]:
     for line in lines_in_data(r):
         n = r.get(_run("first_did", line), "n_funded")
         if _is_number(n) and n < SMALL_SAMPLE:
-            items.append(f"Linea {line} has only {format_number(n)} funded firms (fewer than {SMALL_SAMPLE}): "
+            items.append(f"Linea {line} has only {fmt.count(n)} funded firms (fewer than {SMALL_SAMPLE}): "
                          "estimates are imprecise and large-sample inference is approximate.")
         poles = r.get(_run("heterogeneity", line), "n_poles")
         if _is_number(poles) and poles < FEW_CLUSTERS:
-            items.append(f"Linea {line} spans only {format_number(poles)} poles: inference clustered by pole rests on "
+            items.append(f"Linea {line} spans only {fmt.count(poles)} poles: inference clustered by pole rests on "
                          f"few clusters (fewer than {FEW_CLUSTERS}), hence the wild bootstrap, which has little power.")
     return list(dict.fromkeys(items))
 
@@ -534,14 +530,17 @@ def recommendations(r: Results) -> str:
 # --------------------------------------------------------------------------- #
 
 
-def numero(value: Any, decimals: int | None = None) -> str:
-    """A number the Italian way: 1.194 for thousands, 4,9 for decimals, "n.d." if missing."""
+def numero(value: Any, decimals: int = 0) -> str:
+    """A number the Italian way (the rules of ``evaluation.study.formats`` with the Italian
+    separators): 1.194 for thousands, 4,9 for decimals, "n.d." if missing."""
     if not _is_number(value):
         return "n.d."
-    if decimals is None:
-        decimals = 0 if float(value).is_integer() else len(repr(float(value)).split(".")[1])
-    text = f"{value:,.{decimals}f}"
-    return text.replace(",", "\u0000").replace(".", ",").replace("\u0000", ".")
+    return fmt.fixed(value, decimals).replace(",", "\u0000").replace(".", ",").replace("\u0000", ".")
+
+
+def valore_p(p: Any) -> str:
+    """A p-value the Italian way: "p = 0,035", "p < 0,001"."""
+    return "p " + fmt.p_value(p)[2:].replace(".", ",")
 
 
 def percento(value: Any) -> str:
@@ -562,7 +561,7 @@ def sintesi(r: Results) -> str:
             if isinstance(call, dict) and call.get("submitted"):
                 calls.append(f"la Linea {line} ha finanziato {numero(call.get('funded'))} progetti su "
                              f"{numero(call.get('submitted'))} ({numero(call.get('firms_funded'))} imprese, "
-                             f"{numero(call.get('grants_m_eur'))} M€ di contributi)")
+                             f"{numero(call.get('grants_m_eur'), 1)} M€ di contributi)")
         if calls:
             parts.append("Nei dati " + "; ".join(calls) + ".")
     parts.append("La specificazione principale confronta le imprese finanziate con quelle i cui progetti non sono stati "
@@ -583,13 +582,13 @@ def sintesi(r: Results) -> str:
                 text += " Verifiche non superate: " + ", ".join(failed) + "."
             wp, _, poles = wild_p(r, a.line, a.outcome)
             if wp is not None and wp >= ALPHA:
-                text += f" Con errori raggruppati per polo (wild bootstrap, {numero(poles)} poli) p = {numero(wp)}: non significativo."
+                text += f" Con errori raggruppati per polo (wild bootstrap, {numero(poles)} poli) {valore_p(wp)}: non significativo."
         items.append(text)
     parts.append("\n".join(items))
     diff = r.get("main_unsuccessful", "difference_p")
     if isinstance(diff, dict) and _is_number(diff.get("turnover_eur")):
-        parts.append("Il test di uguaglianza degli effetti tra nuovi entrati (Linea B) e associati (Linea A) dà p = "
-                     + " e ".join(f"{numero(diff[o])} per {OUTCOMES_IT[o]}" for o in OUTCOMES if _is_number(diff.get(o))) + ".")
+        parts.append("Il test di uguaglianza degli effetti tra nuovi entrati (Linea B) e associati (Linea A) dà "
+                     + " e ".join(f"{valore_p(diff[o])} per {OUTCOMES_IT[o]}" for o in OUTCOMES if _is_number(diff.get(o))) + ".")
     if any(a.verdict in (FRAGILE, NO_EFFECT) for a in assessments(r)):
         parts.append("Dove l'effetto è fragile o non rilevabile, i risultati vanno letti come indicativi e non conclusivi; "
                      "le sezioni sui limiti e sulle raccomandazioni spiegano perché e che cosa servirebbe.")
@@ -615,7 +614,7 @@ def disagreements(r: Results) -> str:
             if len(known) < 2:
                 continue
             text = (f"- **Linea {line}, {OUTCOMES[outcome]}**: " + "; ".join(f"{name} {pct(v)}" for name, v in known)
-                    + f" (range {format_number(round(max(v for _, v in known) - min(v for _, v in known), 1))} points).")
+                    + f" (range {fmt.number(max(v for _, v in known) - min(v for _, v in known), 'percent')} percentage points).")
             reasons = []
             if two is not None and _is_number(twfe) and abs(two - twfe) >= 2:
                 reasons.append("the 2x2 compares all years before with all years after the start, without year effects "

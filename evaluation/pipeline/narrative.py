@@ -18,22 +18,16 @@ import math
 from pathlib import Path
 from typing import Any, Callable
 
+from evaluation.study import formats as fmt
+from evaluation.study import labels
+
 LINES = ("A", "B")
-GROUPS = {"unsuccessful": "unsuccessful applicants", "matched": "matched non-applicants", "not_yet": "not-yet-treated funded firms"}
-OUTCOMES = {"turnover_eur": "turnover", "employees": "employment"}
+GROUPS = labels.GROUPS
+OUTCOMES = {o: labels.outcome(o) for o in ("turnover_eur", "employees")}
+"""The headline outcomes, in the order the text quotes them."""
 MOST = 0.5
 """Share of the naive post-period gap that the pre-start gap must reach for the text
 to call most of the naive gap selection."""
-
-
-def format_number(value: Any) -> str:
-    """How a number appears in the report: ints with thousands separators, floats as
-    stored (notebooks round them to their reporting precision), booleans as yes/no."""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, (int, float)):
-        return f"{value:,}"
-    return str(value)
 
 
 class Results:
@@ -67,8 +61,7 @@ class Results:
         return reason or "not produced"
 
 
-def pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{format_number(value)}%"
+pct = fmt.percent
 
 
 def interval(entry: dict) -> str:
@@ -109,16 +102,16 @@ def summary_data(r: Results) -> str:
     o = "overview_all"
     if not r.has(o):
         return "The data overview is not part of this study's grid."
-    text = (f"The data hold {format_number(r.get(o, 'members'))} pole members and a panel of "
-            f"{format_number(r.get(o, 'enterprises_in_panel'))} enterprises observed from {r.get(o, 'first_year')} "
-            f"to {r.get(o, 'last_year')}.")
+    text = (f"The data hold {fmt.count(r.get(o, 'members'))} pole members and a panel of "
+            f"{fmt.count(r.get(o, 'enterprises_in_panel'))} enterprises observed from {fmt.year(r.get(o, 'first_year'))} "
+            f"to {fmt.year(r.get(o, 'last_year'))}.")
     for line in LINES:
         call = r.get(o, f"linea_{line.lower()}")
         if not call or not call.get("submitted"):
             text += f" The data hold no application to Linea {line}."
             continue
-        text += (f" Linea {line} funded {format_number(call['funded'])} of {format_number(call['submitted'])} projects "
-                 f"({format_number(call['firms_funded'])} firms, {format_number(call['grants_m_eur'])} M EUR of grants).")
+        text += (f" Linea {line} funded {fmt.count(call['funded'])} of {fmt.count(call['submitted'])} projects "
+                 f"({fmt.count(call['firms_funded'])} firms, {fmt.number(call['grants_m_eur'], 'm_eur')} M EUR of grants).")
     return text
 
 
@@ -135,8 +128,8 @@ def summary_first(r: Results) -> str:
             continue
         effects = [f"{OUTCOMES[o]} {interval({'pct': head[o]['twfe_pct'], 'ci_low_pct': head[o]['twfe_ci_low_pct'], 'ci_high_pct': head[o]['twfe_ci_high_pct']})}"
                    for o in OUTCOMES if o in head]
-        items.append(f"- **Linea {line}** ({format_number(head['n_funded'])} funded, "
-                     f"{format_number(head['n_unsuccessful'])} unsuccessful applicants): " + "; ".join(effects) + ".")
+        items.append(f"- **Linea {line}** ({fmt.count(head['n_funded'])} funded, "
+                     f"{fmt.count(head['n_unsuccessful'])} unsuccessful applicants): " + "; ".join(effects) + ".")
     text = ("First results compare funded firms with applicants whose projects were not funded, with two-way "
             "fixed effects for firm and year (95% intervals clustered by firm):\n\n" + "\n".join(items))
     selection = [s for s in (selection_sentence(r, line) for line in LINES) if s]
@@ -178,7 +171,7 @@ def selection_sentence(r: Results, line: str) -> str:
     else:
         verdict = "the naive gap was not there before the start"
     return text + (f"; before the start funded firms' mean log turnover differed from unsuccessful applicants' by "
-                   f"{format_number(gap)} log points, and {verdict}.")
+                   f"{fmt.estimate(gap)} log points, and {verdict}.")
 
 
 def summary_main(r: Results) -> str:
@@ -197,7 +190,7 @@ def summary_main(r: Results) -> str:
     diff = r.get(run, "difference_p")
     if diff:
         text += (" The test of equal effects for newcomers and insiders has p = "
-                 + " and ".join(f"{format_number(p)} for {OUTCOMES[o]}" for o, p in diff.items() if o in OUTCOMES) + ".")
+                 + " and ".join(f"{fmt.number(p, 'p')} for {OUTCOMES[o]}" for o, p in diff.items() if o in OUTCOMES) + ".")
     costs = [cost_sentence(r, line) for line in lines_in_data(r) if r.has(_line_run("heterogeneity", line))]
     return text + (" " + " ".join(costs) if costs else "")
 
@@ -211,27 +204,27 @@ def cost_sentence(r: Results, line: str) -> str:
     head = r.get(run)
     if not head or head.get("jobs") is None:
         return not_estimable(f"Jobs created and cost per job in Linea {line}", r.why_not(run, "cost_per_job"))
-    jobs = (f"about {format_number(head['jobs'])} jobs (annual work units) in an average year after the start "
-            f"(95% interval {format_number(head['jobs_ci_low'])} to {format_number(head['jobs_ci_high'])})")
+    jobs = (f"about {fmt.count(head['jobs'])} jobs (annual work units) in an average year after the start "
+            f"(95% interval {fmt.count(head['jobs_ci_low'])} to {fmt.count(head['jobs_ci_high'])})")
     if head.get("cost_per_job_eur") is None:
-        text = (f"In Linea {line} funding changed employment at the {format_number(head['jobs_funded_firms'])} funded firms by "
+        text = (f"In Linea {line} funding changed employment at the {fmt.count(head['jobs_funded_firms'])} funded firms by "
                 f"{jobs}: not above zero at the point estimate, so there is no cost per job")
         if head.get("cost_ci_low") is not None:  # the jobs interval reaches above zero
-            text += f"; the interval allows costs from {format_number(head['cost_ci_low'])} EUR per job upward"
+            text += f"; the interval allows costs from {fmt.eur(head['cost_ci_low'])} EUR per job upward"
         text += "."
     elif r.number(run, "cost_ci_unbounded"):  # the jobs interval reaches zero: no job is certain
-        text = (f"In Linea {line} funding may have created {jobs} at the {format_number(head['jobs_funded_firms'])} funded firms, "
+        text = (f"In Linea {line} funding may have created {jobs} at the {fmt.count(head['jobs_funded_firms'])} funded firms, "
                 "but the interval includes zero, so the data cannot rule out that no job was created; at the point estimate "
-                f"each job cost about {format_number(head['cost_per_job_eur'])} EUR of grants (95% interval "
-                f"{format_number(head['cost_ci_low'])} EUR to unbounded).")
+                f"each job cost about {fmt.eur(head['cost_per_job_eur'])} EUR of grants (95% interval "
+                f"{fmt.eur(head['cost_ci_low'])} EUR to unbounded).")
     else:
-        text = (f"In Linea {line} funding created {jobs} at the {format_number(head['jobs_funded_firms'])} funded firms; "
-                f"each job cost about {format_number(head['cost_per_job_eur'])} EUR of grants (95% interval "
-                f"{format_number(head['cost_ci_low'])} EUR to {format_number(head['cost_ci_high'])} EUR).")
+        text = (f"In Linea {line} funding created {jobs} at the {fmt.count(head['jobs_funded_firms'])} funded firms; "
+                f"each job cost about {fmt.eur(head['cost_per_job_eur'])} EUR of grants (95% interval "
+                f"{fmt.eur(head['cost_ci_low'])} EUR to {fmt.eur(head['cost_ci_high'])} EUR).")
     if head.get("true_jobs") is not None:
         true_cost = head.get("true_cost_per_job_eur")
-        text += (f" These are synthetic data with a known effect: the true figure is about {format_number(head['true_jobs'])} jobs"
-                 + (f" and {format_number(true_cost)} EUR per job" if true_cost is not None else ", so no cost per job")
+        text += (f" These are synthetic data with a known effect: the true figure is about {fmt.count(head['true_jobs'])} jobs"
+                 + (f" and {fmt.eur(true_cost)} EUR per job" if true_cost is not None else ", so no cost per job")
                  + f", {'inside' if head.get('true_jobs_covered') else 'outside'} the jobs interval.")
     return text
 
@@ -239,8 +232,8 @@ def cost_sentence(r: Results, line: str) -> str:
 def programme_match(r: Results) -> str:
     if not r.has("overview_all"):
         return ""
-    return (f"The same figures recomputed from the study's data ({format_number(r.get('overview_all', 'figures_matching'))} "
-            f"of {format_number(r.get('overview_all', 'figures_total'))} match):")
+    return (f"The same figures recomputed from the study's data ({fmt.count(r.get('overview_all', 'figures_matching'))} "
+            f"of {fmt.count(r.get('overview_all', 'figures_total'))} match):")
 
 
 def main_table(r: Results) -> str:
@@ -259,13 +252,14 @@ def main_table(r: Results) -> str:
             for o in OUTCOMES:
                 entry = r.get(run, f"linea_{line.lower()}.{o}")
                 if entry and "pct" in entry:
-                    cells += [format_number(entry["pct"]), f"{format_number(entry['ci_low_pct'])} to {format_number(entry['ci_high_pct'])}"]
+                    cells += [fmt.number(entry["pct"], "percent"),
+                              f"{fmt.number(entry['ci_low_pct'], 'percent')} to {fmt.number(entry['ci_high_pct'], 'percent')}"]
                 else:
                     reason = (entry or {}).get("not_estimable") or r.number(run, "not_estimable_lines", {}).get(line) or r.why_not(run, "estimates")
                     cells += ["not estimable", ""]
             if truth:
                 values = [r.get(run, f"linea_{line.lower()}.{o}.truth_pct") for o in OUTCOMES]
-                cells.append(" / ".join("n/a" if v is None else format_number(v) for v in values))
+                cells.append(" / ".join(fmt.number(v, "percent") for v in values))
             rows.append((cells, reason))
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(":---" if i < 2 else "---:" for i in range(len(header))) + "|"]
     lines += ["| " + " | ".join(cells) + " |" for cells, _ in rows]
@@ -284,7 +278,7 @@ def line_differences(r: Results) -> str:
     for group, label in GROUPS.items():
         diff = r.get(f"main_{group}", "difference_p")
         if diff:
-            parts.append(f"against {label} " + " and ".join(f"{format_number(p)} ({OUTCOMES[o]})" for o, p in diff.items() if o in OUTCOMES))
+            parts.append(f"against {label} " + " and ".join(f"{fmt.number(p, 'p')} ({OUTCOMES[o]})" for o, p in diff.items() if o in OUTCOMES))
     if not parts:
         return not_estimable("The difference between the calls", r.why_not("main_unsuccessful", "line_difference"))
     return "The p-values of the test of equal effects are " + "; ".join(parts) + "."
@@ -324,23 +318,13 @@ def pole_clustering(r: Results) -> str:
         for word, firm_p, wild_p in shown:
             verdict = ("the two agree on significance at 5%" if (firm_p < 0.05) == (wild_p < 0.05)
                        else "significance at 5% depends on the clustering")
-            parts.append(f"For the {word} effect in Linea {line} the firm-clustered p-value is {format_number(firm_p)} and the "
-                         f"wild bootstrap by pole ({format_number(poles)} poles) gives {format_number(wild_p)}: {verdict}.")
+            parts.append(f"For the {word} effect in Linea {line} the firm-clustered p-value is {fmt.number(firm_p, 'p')} and the "
+                         f"wild bootstrap by pole ({fmt.count(poles)} poles) gives {fmt.number(wild_p, 'p')}: {verdict}.")
     return ("With few poles, p-values clustered by pole need the wild cluster bootstrap. " + " ".join(parts)) if parts else ""
 
 
-OTHER_OUTCOMES = {"rd_expenditure_eur": "R&D expenditure", "value_added_eur": "value added", "jobs": "jobs created"}
-"""Words for the outcomes of the appendices that are not headline outcomes."""
-
-
-def _outcome_word(outcome: str) -> str:
-    return OUTCOMES.get(outcome) or OTHER_OUTCOMES.get(outcome, outcome.replace("_eur", "").replace("_", " "))
-
-
-def p_value(p: float) -> str:
-    """A p-value as the report quotes it: ``p = 0.035`` (notebooks round to 3 decimals),
-    ``p < 0.001`` when it rounds to 0."""
-    return "p < 0.001" if p == 0 else f"p = {format_number(p)}"
+_outcome_word = labels.outcome
+p_value = fmt.p_value
 
 
 def robustness_outcomes(r: Results, run: str) -> dict[str, dict]:
@@ -394,7 +378,7 @@ def _leads(entry: dict) -> str:
     if not leads:
         return ""
     return ("; event-study leads significant at 5%: "
-            + ", ".join(f"e = {lead['e']} ({format_number(lead['estimate'])} log points, {p_value(lead['p'])})" for lead in leads))
+            + ", ".join(f"e = {fmt.number(lead['e'])} ({fmt.estimate(lead['estimate'])} log points, {p_value(lead['p'])})" for lead in leads))
 
 
 def robustness(r: Results) -> str:
@@ -457,7 +441,7 @@ def sensitivity(r: Results) -> str:
             for key, symbol in (("rm", "M-bar"), ("sd", "M")):
                 if key in status:
                     value = entry.get(f"breakdown_{key}")
-                    values.append(f"{symbol} = {format_number(value)}" if status[key] == "value" else f"{symbol}: {words[status[key]]}")
+                    values.append(f"{symbol} = {fmt.number(value)}" if status[key] == "value" else f"{symbol}: {words[status[key]]}")
             if "sd" not in status:
                 values.append("M: not computed (smoothness bounds need two pre-period estimates besides the reference year)")
             text = f"In Linea {line} the breakdown values of the first post-period effect on {word} are " + ", ".join(values) + "."
@@ -465,7 +449,7 @@ def sensitivity(r: Results) -> str:
                 rm = status.get("rm")
                 if rm == "value":
                     text += (f" Its pre-trend test failed, so the {word} effect can be called significant only if the "
-                             f"post-start violation of parallel trends is at most {format_number(entry['breakdown_rm'])} "
+                             f"post-start violation of parallel trends is at most {fmt.number(entry['breakdown_rm'])} "
                              "times the largest pre-start one.")
                 elif rm == "beyond_range":
                     text += (f" Its pre-trend test failed, but the {word} effect stays significant over the whole range "
@@ -486,17 +470,17 @@ def observatory(r: Results) -> str:
     run = "observatory_all"
     if not r.has(run):
         return ""
-    text = (f"{format_number(r.get(run, 'testable'))} of its {format_number(r.get(run, 'points'))} points could be confronted "
-            f"with data of this kind, and {format_number(r.get(run, 'estimable'))} with these data; for the others the "
+    text = (f"{fmt.count(r.get(run, 'testable'))} of its {fmt.count(r.get(run, 'points'))} points could be confronted "
+            f"with data of this kind, and {fmt.count(r.get(run, 'estimable'))} with these data; for the others the "
             "tables say which data would make them testable or why these data do not.")
     verdicts = r.get(run, "verdicts")
     if verdicts:
-        said = [f"{phrase} {format_number(verdicts[k])}" for k, phrase in
+        said = [f"{phrase} {fmt.count(verdicts[k])}" for k, phrase in
                 (("supports", "supports"), ("contradicts", "contradicts"), ("inconclusive", "is inconclusive on")) if k in verdicts]
         text += (" Each point's verdict is set by a rule written beside its evidence and read against the point as "
                  "stated (for a weakness, \"supports\" means the evidence agrees it is a weakness): of the "
-                 f"{format_number(r.get(run, 'points'))} points, the evidence " + ", ".join(said[:-1]) + " and " + said[-1]
-                 + f"; {format_number(verdicts.get('not_testable', 0))} are not testable with these data.")
+                 f"{fmt.count(r.get(run, 'points'))} points, the evidence " + ", ".join(said[:-1]) + " and " + said[-1]
+                 + f"; {fmt.count(verdicts.get('not_testable', 0))} are not testable with these data.")
     created = r.number(run, "poles_created")  # years, in numbers: a headline int would print as 2,008
     if created and len(set(created.values())) > 1:
         text += (f" The two sources date the poles' creation differently: {created['seed_000']} in the Observatory's "
@@ -515,13 +499,13 @@ def pilots(r: Results) -> str:
         return not_estimable("The power analysis", r.why_not(run, "pilot_plan"))
 
     def needed(key: str) -> str:
-        return "more than 10,000" if head.get(key) is None else format_number(head[key])
+        return "more than 10,000" if head.get(key) is None else fmt.count(head[key])
 
     return (f"For the economic-performance indicator, an evaluation that compares participants with four comparison "
             f"firms each, controlling for pre-call turnover (ANCOVA), would detect a turnover effect of "
             f"{pct(head['accelerator_mde_pct'])} (accelerator) or {pct(head['meet_corporates_mde_pct'])} "
-            f"(\"meet the corporates\") with three calls of {format_number(head['participants_per_call'])} participants; "
-            f"detecting {format_number(head['target_percent'])}% needs about {needed('accelerator_needed')} and "
+            f"(\"meet the corporates\") with three calls of {fmt.count(head['participants_per_call'])} participants; "
+            f"detecting {pct(head['target_percent'])} needs about {needed('accelerator_needed')} and "
             f"{needed('meet_corporates_needed')} participants per call.")
 
 
@@ -530,8 +514,6 @@ MONTECARLO_FILE = "montecarlo/study_validation.json"
 ``tests/study/montecarlo/RESULTS_study.md``, written by ``study_validation.py``."""
 NOMINAL = 0.95
 """Nominal coverage of the report's intervals."""
-ESTIMATOR_WORDS = {"cs_dr": "Callaway-Sant'Anna (DR)", "twfe": "TWFE", "matched_did": "matched DiD", "ipw_did": "IPW DiD",
-                   "poisson": "Poisson, zeros kept", "cs_dr_levels": "Callaway-Sant'Anna (DR) in levels"}
 
 
 def read_montecarlo(path: Path) -> dict | None:
@@ -558,12 +540,12 @@ def _below(n: int, p: float = NOMINAL) -> float:
 
 
 def _spec(row: dict) -> str:
-    return (f"Linea {row['line']}, {ESTIMATOR_WORDS.get(row['estimator'], row['estimator'])} against "
-            f"{GROUPS.get(row['group'], row['group'])}, {_outcome_word(row['outcome'])}")
+    return (f"Linea {row['line']}, {labels.estimator(row['estimator'])} against "
+            f"{labels.group(row['group'])}, {_outcome_word(row['outcome'])}")
 
 
 def _coverage_pct(share: float) -> str:
-    return f"{round(100 * share, 1):g}%"
+    return pct(100 * share)
 
 
 def montecarlo_table(r: Results) -> str:
@@ -574,10 +556,11 @@ def montecarlo_table(r: Results) -> str:
     header = "| call | comparison group | estimator | outcome | unit | draws | mean truth | bias | RMSE | mean se | coverage, % |"
     lines = [header, "|:---|:---|:---|:---|:---|---:|---:|---:|---:|---:|---:|"]
     for row in mc["rows"]:
-        lines.append(f"| Linea {row['line']} | {GROUPS.get(row['group'], row['group'])} | "
-                     f"{ESTIMATOR_WORDS.get(row['estimator'], row['estimator'])} | {_outcome_word(row['outcome'])} | "
-                     f"{row.get('unit', 'log points')} | {row['draws']} | {row['mean_truth']} | {row['bias']} | {row['rmse']} | "
-                     f"{row['mean_se']} | {round(100 * row['coverage'], 1):g} |")
+        lines.append(f"| Linea {row['line']} | {labels.group(row['group'])} | "
+                     f"{labels.estimator(row['estimator'], short=True)} | {_outcome_word(row['outcome'])} | "
+                     f"{row.get('unit', 'log points')} | {fmt.count(row['draws'])} | "
+                     + " | ".join(fmt.estimate(row[k]) for k in ("mean_truth", "bias", "rmse", "mean_se"))
+                     + f" | {fmt.number(100 * row['coverage'], 'percent')} |")
     return ("\n".join(lines) + f"\n\n: Monte Carlo of every specification over draws of the synthetic data "
             f"(`{mc['command']}`, recorded in `{mc['source']}`): bias, RMSE and mean standard error in the row's unit "
             "against each draw's own truth; coverage of the 95% interval\n")
@@ -601,10 +584,10 @@ def validation(r: Results) -> str:
         for group, label, covered, n in known:
             lo, hi = binomial_range(n)
             verdict = ("within" if lo <= covered <= hi else "below" if covered < lo else "above")
-            part = (f"Against {label} the 95% intervals contain the truth in {format_number(covered)} of {format_number(n)} "
+            part = (f"Against {label} the 95% intervals contain the truth in {fmt.count(covered)} of {fmt.count(n)} "
                     f"estimates ({_coverage_pct(covered / n)}): {verdict} "
                     f"the range {lo} to {hi} that 95% of draws would give if each interval covered with probability "
-                    f"{format_number(NOMINAL)} independently (binomial)")
+                    f"{fmt.number(NOMINAL)} independently (binomial)")
             missed = [e for e in r.number(f"main_{group}", "estimates", []) if e.get("covered") == 0]
             if missed:
                 names = []
@@ -630,8 +613,8 @@ def validation(r: Results) -> str:
     draws = sorted({int(row["draws"]) for row in rows})
     ranges = ", ".join(f"{binomial_range(d)[0]} of {d} draws" for d in draws)
     text += (f"\n\nThe Monte Carlo (`{mc['command']}`) estimates all {len(rows)} specifications on each of its draws. "
-             f"A specification whose interval covers with probability {format_number(NOMINAL)} covers at least {ranges} "
-             f"in 97.5% of such experiments or more, so about {format_number(round(len(rows) * _below(draws[0]), 1))} of "
+             f"A specification whose interval covers with probability {fmt.number(NOMINAL)} covers at least {ranges} "
+             f"in 97.5% of such experiments or more, so about {fmt.number(round(len(rows) * _below(draws[0]), 1))} of "
              f"{len(rows)} specifications would fall short by chance alone; ")
     if low:
         text += (f"{len(low)} of {len(rows)} specifications fall short of that, so their intervals are too narrow or "
@@ -643,7 +626,7 @@ def validation(r: Results) -> str:
 
 def _rd_interval(entry: dict, unit: str) -> str:
     key = "pp" if unit == "pp" else "pct"
-    show = (lambda v: f"{format_number(v)} percentage points") if unit == "pp" else pct
+    show = fmt.points if unit == "pp" else pct
     return (f"{show(entry[key])} (95% interval {show(entry[f'ci_low_{key}'])} to {show(entry[f'ci_high_{key}'])}, "
             f"{significance({'ci_low_pct': entry[f'ci_low_{key}'], 'ci_high_pct': entry[f'ci_high_{key}']})})")
 
@@ -658,30 +641,30 @@ def rd_sentence(r: Results, group: str, line: str) -> str:
     if not head:
         return not_estimable(f"R&D in Linea {line} against {GROUPS[group]}", r.why_not(run, "rd_effects"))
     n_t, n_c = head["group_treated"], head["group_control"]
-    text = [f"In Linea {line} against {GROUPS[group]} ({format_number(n_t)} funded and {format_number(n_c)} comparison firms report R&D, zero or positive)"]
+    text = [f"In Linea {line} against {GROUPS[group]} ({fmt.count(n_t)} funded and {fmt.count(n_c)} comparison firms report R&D, zero or positive)"]
     ext = head["extensive"]
     if head.get("switchers") == 0:
         text.append("no firm starts or stops doing R&D in these years, so the share of firms doing R&D cannot differ "
                     "between the groups and the effect on it is zero by construction")
     elif "pp" in ext and ext.get("ci_low_pp") is not None:
         text.append(f"the share of firms doing R&D changes by {_rd_interval(ext, 'pp')} "
-                    f"({format_number(head['switchers'])} firms start or stop R&D)")
+                    f"({fmt.count(head['switchers'])} firms start or stop R&D)")
     else:
         text.append(not_estimable("the effect on the share doing R&D", ext.get("not_estimable", "")).rstrip("."))
     prop = head["proportional"]
     if "pct" in prop:
         text.append(f"R&D in levels, zeros included, changes by {_rd_interval(prop, 'pct')} (Poisson, "
-                    f"{format_number(prop['n_treated'])} funded and {format_number(prop['n_control'])} comparison firms: "
+                    f"{fmt.count(prop['n_treated'])} funded and {fmt.count(prop['n_control'])} comparison firms: "
                     "firms with no R&D in any year carry no information on a proportional effect)")
     else:
         text.append(not_estimable("the proportional effect on R&D in levels", prop.get("not_estimable", "")).rstrip("."))
     log = head["log_positive"]
     if "pct" in log:
         left_out = (n_t - log["n_treated"]) + (n_c - log["n_control"])
-        kept = (f"it keeps {format_number(log['n_treated'])} of the {format_number(n_t)} funded and "
-                f"{format_number(log['n_control'])} of the {format_number(n_c)} comparison firms")
+        kept = (f"it keeps {fmt.count(log['n_treated'])} of the {fmt.count(n_t)} funded and "
+                f"{fmt.count(log['n_control'])} of the {fmt.count(n_c)} comparison firms")
         if left_out > 0:
-            kept += f", leaving out {format_number(left_out)} firms without positive R&D"
+            kept += f", leaving out {fmt.count(left_out)} firms without positive R&D"
         else:
             kept += ", so here the selection leaves out no firm, only firm-years without R&D if any"
         text.append(f"the log estimate, {_rd_interval(log, 'pct')}, is computed on firm-years with positive R&D only, a "
@@ -692,7 +675,7 @@ def rd_sentence(r: Results, group: str, line: str) -> str:
               if isinstance(entry, dict) and entry.get(key) is not None]
     if truths:
         sentence += (" The synthetic data's true effects over the same funded firm-years are "
-                     + ", ".join(f"{format_number(v)}{' percentage points' if label == 'share doing R&D' else '%'} ({label})"
+                     + ", ".join(f"{fmt.points(v) if label == 'share doing R&D' else pct(v)} ({label})"
                                  for label, v in truths) + ".")
     return sentence
 

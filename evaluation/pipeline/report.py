@@ -39,7 +39,7 @@ import yaml
 
 from evaluation.pipeline import findings, narrative, render
 from evaluation.pipeline.folders import KEY_FILE, replace_dir
-from evaluation.pipeline.narrative import format_number
+from evaluation.study import formats, labels
 
 if TYPE_CHECKING:
     from evaluation.data.contract import StudyData
@@ -65,13 +65,42 @@ def collect_results(config: StudyConfig, data: StudyData, runs: list[Run]) -> di
     }
 
 
+def headline_kind(key: str) -> str:
+    """The number kind (``evaluation.study.formats``) of a headline key, by its name:
+    ``pct``, ``pp``, ``*_pct``, ``*_pp`` and ``target_percent`` percent, p-values (``*_p``, ``difference_p.*``,
+    ``wild_p_*``, ``firm_p_*``) p, ``*_year`` year, ``*m_eur`` millions of EUR, other
+    ``*_eur`` and ``cost_ci_*`` EUR, the log-point gap an estimate, others as stored."""
+    parts = key.split(".")
+    last = parts[-1]
+    if last in ("pct", "pp", "target_percent") or last.endswith(("_pct", "_pp")):
+        return "percent"
+    if last.endswith("_p") or "difference_p" in parts or last.startswith(("wild_p_", "firm_p_")):
+        return "p"
+    if last.endswith("_year"):
+        return "year"
+    if last.endswith("m_eur"):
+        return "m_eur"
+    if last.endswith("_eur") or last.startswith("cost_ci_"):
+        return "eur"
+    if last.startswith("pre_gap_log"):
+        return "estimate"
+    return "number"
+
+
+def headline_text(key: str, value: Any) -> str:
+    """A headline number as the report writes it (:func:`headline_kind`)."""
+    return formats.number(value, headline_kind(key))
+
+
 def headline_variables(results: dict) -> dict:
     """Nested mapping run -> key -> formatted string, for ``{{< var run.key >}}``."""
 
-    def fmt(tree: Any) -> Any:
-        return {k: fmt(v) for k, v in tree.items()} if isinstance(tree, dict) else format_number(tree)
+    def fmt(prefix: str, tree: Any) -> Any:
+        if isinstance(tree, dict):
+            return {k: fmt(f"{prefix}.{k}", v) for k, v in tree.items()}
+        return headline_text(prefix, tree)
 
-    return fmt(results["headline"])
+    return {run: fmt(run, tree) for run, tree in results["headline"].items()}
 
 
 def flatten_headline(results: dict) -> dict[str, Any]:
@@ -89,26 +118,24 @@ def flatten_headline(results: dict) -> dict[str, Any]:
     return flat
 
 
-def format_cell(value: Any) -> str:
-    """A table cell: blank for missing, whole floats without decimals, else ``format_number``."""
-    if pd.isna(value):
-        return ""
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, float) and value.is_integer() and abs(value) >= 1:
-        value = int(value)
-    return format_number(value)
-
-
 def table_markdown(frame: pd.DataFrame, caption: str) -> str:
-    """A pipe table with a caption line, readable by both Quarto and pandoc; numeric
-    columns are right-aligned."""
-    headers = [str(c) for c in frame.columns]
-    numeric = [pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns]
-    # Text columns print as they are (a year in a mixed column stays "2017", not "2,017").
-    cells = [[format_cell(v) if num else ("" if pd.isna(v) else str(v)) for v, num in zip(row, numeric)]
+    """A pipe table with a caption line, readable by both Quarto and pandoc: headers and
+    codes in text cells labelled by ``evaluation.study.labels``, numbers written by the
+    kind the registry gives their column (numeric columns it does not list: as stored),
+    numeric columns right-aligned."""
+    headers, kinds = [], []
+    for name in frame.columns:
+        label, kind = labels.column(str(name))
+        headers.append(label)
+        kinds.append(kind or ("number" if pd.api.types.is_numeric_dtype(frame[name]) else "text"))
+
+    def cell(name: str, value: Any, kind: str) -> str:
+        text = formats.cell(value, kind)
+        return labels.cell_text(name, text) if isinstance(value, str) and text == value else text
+
+    cells = [[cell(str(name), v, kind) for name, v, kind in zip(frame.columns, row, kinds)]
              for row in frame.itertuples(index=False)]
-    align = "|" + "|".join("---:" if num else ":---" for num in numeric) + "|"
+    align = "|" + "|".join(":---" if kind == "text" else "---:" for kind in kinds) + "|"
     lines = ["| " + " | ".join(headers) + " |", align, *("| " + " | ".join(r) + " |" for r in cells)]
     return "\n".join([*lines, "", f": {caption}", ""])
 
@@ -276,13 +303,13 @@ def provenance_markdown(stamp: dict) -> str:
         ("data folder", f"`{stamp['data_dir']}`"),
         ("data sha256 (all files)", f"`{stamp['data_sha256']}`"),
         *[(f"sha256 of {name}", f"`{digest}`") for name, digest in sorted(stamp["data_files"].items())],
-        ("synthetic data", format_number(stamp["synthetic"])),
+        ("synthetic data", formats.number(stamp["synthetic"], "bool")),
         ("generator seed", "not applicable" if stamp["generator_seed"] is None else str(stamp["generator_seed"])),
         ("Jupyter kernel", f"`{stamp['kernel']}`"),
         ("rendered by", stamp["engine"]),
     ]
     runs = [
-        (rid, f"`{info['notebook']}`", f"`{json.dumps(info['parameters'], sort_keys=True)}`" if info["parameters"] else "defaults")
+        (f"`{rid}`", f"`{info['notebook']}`", f"`{json.dumps(info['parameters'], sort_keys=True)}`" if info["parameters"] else "defaults")
         for rid, info in stamp["runs"].items()
     ]
     return "\n".join([

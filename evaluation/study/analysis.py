@@ -16,7 +16,8 @@ import pandas as pd
 from evaluation.methods.errors import DesignError
 from evaluation.methods.estimators import did_2x2, event_study, plot_event_study, twfe
 from evaluation.methods.results import EstimationResult, percent
-from evaluation.study.design import OUTCOME_LABELS, data_limits, event_window, outcome_frame, true_att
+from evaluation.study import labels
+from evaluation.study.design import data_limits, event_window, outcome_frame, true_att
 
 
 @dataclass(frozen=True)
@@ -54,21 +55,15 @@ class FirstDid:
         }
 
 
-ESTIMATE_COLUMNS = {
-    "outcome": "outcome", "estimator": "estimator", "estimate": "estimate", "se": "SE",
-    "ci_low": "CI low", "ci_high": "CI high", "p": "p", "nobs": "N", "truth": "truth",
-}
-
-
 def estimates_table(results: list[FirstDid], skipped: dict[str, str] | None = None) -> pd.DataFrame:
-    """All estimates of one call, rounded to four decimals, with readable column names;
+    """All estimates of one call (columns labelled in the report by ``evaluation.study.labels``);
     an outcome that could not be estimated gets one row saying why (column ``note``)."""
     rows = [row for res in results for row in res.rows()]
     rows += [{"outcome": o, "estimator": "not estimable", "note": why} for o, why in (skipped or {}).items()]
-    table = pd.DataFrame(rows).round(4)
-    table["outcome"] = table["outcome"].map(OUTCOME_LABELS)
+    table = pd.DataFrame(rows)
+    table["outcome"] = table["outcome"].map(labels.OUTCOMES)
     table["nobs"] = table["nobs"].astype("Int64")
-    return table.rename(columns=ESTIMATE_COLUMNS)
+    return table
 
 
 def first_dids(sample: pd.DataFrame, outcomes: list[str], leads: int, lags: int,
@@ -82,7 +77,7 @@ def first_dids(sample: pd.DataFrame, outcomes: list[str], leads: int, lags: int,
         except DesignError as err:
             skipped[outcome] = str(err)
     if not results:
-        raise DesignError("no outcome can be estimated: " + "; ".join(f"{OUTCOME_LABELS[o]}: {w}" for o, w in skipped.items()))
+        raise DesignError("no outcome can be estimated: " + "; ".join(f"{labels.OUTCOMES[o]}: {w}" for o, w in skipped.items()))
     return results, skipped
 
 
@@ -112,7 +107,7 @@ def first_did(sample: pd.DataFrame, outcome: str, leads: int, lags: int, truth: 
     frame = outcome_frame(sample, outcome)
     y = f"log_{outcome}"
     leads, lags = event_window(frame, leads, lags)
-    with data_limits(f"first difference-in-differences of {OUTCOME_LABELS[outcome]}"):
+    with data_limits(f"first difference-in-differences of {labels.OUTCOMES[outcome]}"):
         return FirstDid(
             outcome=outcome,
             did=did_2x2(frame, y=y, treated="funded", post="post", cluster="firm_id", vcov="CR1"),
@@ -164,7 +159,7 @@ def plot_event_studies(results: list[FirstDid], line: str) -> plt.Figure:
     fig, axes = plt.subplots(1, len(results), figsize=(4.2 * len(results), 3.6), squeeze=False)
     for ax, res in zip(axes[0], results):
         plot_event_study(res.event, ax=ax)
-        ax.set_title(f"Linea {line}: {OUTCOME_LABELS[res.outcome]}")
+        ax.set_title(f"Linea {line}: {labels.OUTCOMES[res.outcome]}")
         ax.set_xlabel("years since project start")
         ax.set_ylabel("effect on log outcome")
     fig.tight_layout()

@@ -18,19 +18,13 @@ import pandas as pd
 
 from evaluation.data.contract import StudyData
 from evaluation.methods.errors import DesignError
+from evaluation.study import labels
 
 OUTCOMES = ("turnover_eur", "employees", "value_added_eur", "rd_expenditure_eur")
 """Outcome columns of ``panel.csv``."""
 DERIVED_OUTCOMES = {"labour_productivity": ("value_added_eur", "employees")}
 """Ratios analysed in logs: log(value added / employees) = log value added - log employees."""
 ANALYSIS_OUTCOMES = OUTCOMES + tuple(DERIVED_OUTCOMES)
-OUTCOME_LABELS = {
-    "turnover_eur": "turnover",
-    "employees": "employment",
-    "value_added_eur": "value added",
-    "labour_productivity": "labour productivity",
-    "rd_expenditure_eur": "R&D expenditure",
-}
 
 
 @contextlib.contextmanager
@@ -118,10 +112,10 @@ def outcome_frame(sample: pd.DataFrame, outcome: str) -> pd.DataFrame:
     treated = (frame[side].fillna(0) > 0).astype(int) if side else pd.Series(dtype=int)
     parts = [part for part in DERIVED_OUTCOMES.get(outcome, (outcome,)) if part in sample.columns]
     if parts and all(sample[part].isna().all() for part in parts):
-        raise DesignError(f"panel.csv reports no value of {OUTCOME_LABELS[outcome]} for these firms (the column is empty).")
+        raise DesignError(f"panel.csv reports no value of {labels.OUTCOMES[outcome]} for these firms (the column is empty).")
     for value, label in ((1, "funded"), (0, "comparison")):
         if side and not (treated == value).any():
-            raise DesignError(f"no {label} firm has a positive value of {OUTCOME_LABELS[outcome]} in panel.csv.")
+            raise DesignError(f"no {label} firm has a positive value of {labels.OUTCOMES[outcome]} in panel.csv.")
     return frame
 
 

@@ -48,10 +48,11 @@ from evaluation.methods.matching import (
     trim_common_support,
 )
 from evaluation.study.comparison import comparison_sample, pre_call_covariates, treated_indicator
-from evaluation.study.design import OUTCOME_LABELS, UNBALANCED_PANEL, data_limits, outcome_frame, true_att, true_effects
+from evaluation.study import formats as fmt
+from evaluation.study import labels
+from evaluation.study.design import UNBALANCED_PANEL, data_limits, outcome_frame, true_att, true_effects
 
 ESTIMATORS = ("twfe", "cs_dr", "matched_did", "ipw_did")
-ESTIMATOR_LABELS = {"twfe": "TWFE", "cs_dr": "CS-DR", "matched_did": "matched", "ipw_did": "IPW"}
 CS_COVARIATES = ("pre_mean_log_turnover_eur", "pre_mean_log_employees")
 CS_INFERENCE = "auto"
 """Interval of ``cs_dr``: ``small_sample.simple_att``'s ``"auto"`` rule (delete-one-firm
@@ -165,7 +166,7 @@ def estimate(sample: pd.DataFrame, line: str, group: str, outcome: str, estimato
     firms not observed every year from the Callaway-Sant'Anna estimate (else R
     ``did``'s unbalanced-panel estimator uses them)."""
     frame = outcome_frame(sample, outcome)
-    with data_limits(f"{ESTIMATOR_LABELS.get(estimator, estimator)} estimate of {OUTCOME_LABELS[outcome]}"):
+    with data_limits(f"{labels.estimator(estimator, short=True)} estimate of {labels.OUTCOMES[outcome]}"):
         return _estimate(frame, sample, line, group, outcome, estimator, weights, truth, balanced)
 
 
@@ -256,7 +257,7 @@ def estimates_frame(estimates: list[Estimate]) -> pd.DataFrame:
     return frame
 
 
-HETEROGENEITY_BY = {"pole": "Polo di Innovazione", "size_class": "size class", "sector": "sector"}
+HETEROGENEITY_BY = ("pole", "size_class", "sector")
 MIN_SUBGROUP_FIRMS = 5
 
 
@@ -270,11 +271,11 @@ def heterogeneity(sample: pd.DataFrame, outcome: str, by: str, truth: pd.DataFra
     rows = []
     for level, firms in firm_level[firm_level["funded"] == 1].groupby(by)[by]:
         n = len(firms)
-        row = {"by": HETEROGENEITY_BY[by], "level": level, "n_treated": n}
+        row = {"by": labels.VARIABLES[by], "level": labels.level(by, level), "n_treated": n}
         if n >= MIN_SUBGROUP_FIRMS:
             sub = frame[frame["firm_id"].isin(firms.index) | (frame["funded"] == 0)]
             try:
-                with data_limits(f"{HETEROGENEITY_BY[by]} {level}"):
+                with data_limits(f"{labels.VARIABLES[by]} {labels.level(by, level)}"):
                     agg = aggte(att_gt(sub, y=f"log_{outcome}", time="year", unit="firm_id", cohort="cohort",
                                        method="reg", cluster="firm_id", allow_unbalanced_panel=UNBALANCED_PANEL),
                                 kind="simple")
@@ -304,7 +305,7 @@ def grant_intensity(sample: pd.DataFrame, data: StudyData, outcome: str) -> dict
     if funded_grants.nunique() < 2:
         raise DesignError("every funded firm has the same grant, so there is no variation in grant size to relate to the effect.")
     frame = frame.assign(grant_100k=frame["treat"] * frame["firm_id"].map(grants).fillna(0.0) / 1e5)
-    with data_limits(f"effect per 100,000 EUR on {OUTCOME_LABELS[outcome]}"):
+    with data_limits(f"effect per 100,000 EUR on {labels.OUTCOMES[outcome]}"):
         row = twfe(frame, f"log_{outcome}", ["grant_100k"], "firm_id", "year", vcov="CR1").table.loc["grant_100k"]
     return {"outcome": outcome, **{k: float(row[k]) for k in ("estimate", "se", "ci_low", "ci_high", "p")},
             "mean_grant_eur": float(grants.reindex(frame.loc[frame["funded"] == 1, "firm_id"].unique()).mean())}
@@ -429,22 +430,22 @@ def cost_table(cost: dict) -> pd.DataFrame:
     def jobs(value: float) -> int | None:
         return significant(value, JOBS_SIGNIFICANT)
 
-    rows = [{"measure": "jobs created, average year after the start", "estimate": jobs(cost["jobs"]),
-             "95% low": jobs(cost["jobs_ci_low"]), "95% high": jobs(cost["jobs_ci_high"])},
-            {"measure": "grants per job created (EUR)", "estimate": eur(cost["cost_per_job_eur"]),
-             "95% low": eur(cost["ci_low"]), "95% high": eur(cost["ci_high"])}]
+    rows = [{"measure": "jobs created, average year after the start", "rounded_estimate": jobs(cost["jobs"]),
+             "rounded_ci_low": jobs(cost["jobs_ci_low"]), "rounded_ci_high": jobs(cost["jobs_ci_high"])},
+            {"measure": "grants per job created (EUR)", "rounded_estimate": eur(cost["cost_per_job_eur"]),
+             "rounded_ci_low": eur(cost["ci_low"]), "rounded_ci_high": eur(cost["ci_high"])}]
     if cost["true_jobs"] is not None:
-        rows[0]["true value (synthetic data)"] = jobs(cost["true_jobs"])
-        rows[1]["true value (synthetic data)"] = eur(cost["true_cost_per_job_eur"])
+        rows[0]["rounded_truth"] = jobs(cost["true_jobs"])
+        rows[1]["rounded_truth"] = eur(cost["true_cost_per_job_eur"])
     return pd.DataFrame(rows)
 
 
 def cost_caption(cost: dict, line: str) -> str:
     """Caption of :func:`cost_table`, from the numbers it describes."""
     text = (f"Linea {line}: jobs created by funding in an average year after the project start, for "
-            f"{cost['funded_firms']:,} funded firms (Callaway-Sant'Anna doubly robust effect on employees in levels "
+            f"{fmt.count(cost['funded_firms'])} funded firms (Callaway-Sant'Anna doubly robust effect on employees in levels "
             f"times the number of funded firms; 95% interval by {cost['inference']}), and grants per job "
-            f"({significant(cost['grants_eur'], EUR_SIGNIFICANT):,} EUR of grants divided by the jobs; the interval "
+            f"({fmt.eur(significant(cost['grants_eur'], EUR_SIGNIFICANT))} EUR of grants divided by the jobs; the interval "
             "inverts the jobs interval, unbounded above when that includes zero). Jobs rounded to "
             f"{JOBS_SIGNIFICANT} and EUR to {EUR_SIGNIFICANT} significant figures")
     if cost["true_jobs"] is not None:
@@ -480,7 +481,7 @@ def dynamic_effects(sample: pd.DataFrame, outcome: str, group: str, n_boot: int,
     """Callaway-Sant'Anna event study (``aggte`` dynamic, no covariates) with a
     multiplier-bootstrap uniform band, clustered by firm."""
     frame = outcome_frame(sample, outcome)
-    with data_limits(f"event study of {OUTCOME_LABELS[outcome]}"):
+    with data_limits(f"event study of {labels.OUTCOMES[outcome]}"):
         result = att_gt(frame, y=f"log_{outcome}", time="year", unit="firm_id", cohort="cohort", method="reg",
                         control="not_yet" if group == "not_yet" else "never", cluster="firm_id",
                         allow_unbalanced_panel=UNBALANCED_PANEL)

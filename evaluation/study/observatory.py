@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from evaluation.study import formats as fmt
+
 SUPPORTS, CONTRADICTS, INCONCLUSIVE, NOT_TESTABLE_VERDICT = "supports", "contradicts", "inconclusive", "not testable"
 VERDICTS = (SUPPORTS, CONTRADICTS, INCONCLUSIVE, NOT_TESTABLE_VERDICT)
 
@@ -202,12 +204,12 @@ def pilot_findings(plan, target_percent: float, participants_per_call: int, prob
     found = {}
     for key, row in zip(keys, plan.itertuples()):
         text = (f"With three annual calls of {participants_per_call} participants the minimum detectable turnover effect "
-                f"is {row.mde_percent:.0f}%; ")
+                f"is {fmt.percent(row.mde_percent)}; ")
         needed = row.needed_per_call
         if needed is None or needed != needed:  # None or NaN: no size up to the search's limit is enough
             text += f"no number of participants up to 10,000 per call detects {target_percent:g}%."
         else:
-            text += f"{int(needed)} participants per call detect {target_percent:g}%."
+            text += f"{fmt.count(int(needed))} participants per call detect {target_percent:g}%."
         found[key] = Finding(text, SUPPORTS if row.mde_percent <= target_percent else INCONCLUSIVE)
     return found
 
@@ -233,9 +235,9 @@ def evidence(data, truth, seed: int, power: dict[str, Finding]) -> dict[str, Fin
     from evaluation.data import programme
     from evaluation.methods.errors import DesignError
     from evaluation.methods.results import percent
-    from evaluation.study import impact, robustness
+    from evaluation.study import impact, labels, robustness
     from evaluation.study.comparison import comparison_sample
-    from evaluation.study.design import OUTCOME_LABELS, lines_in, no_line_reason
+    from evaluation.study.design import lines_in, no_line_reason
 
     firms, apps = data.firms, data.applications
     members = firms[firms["pole"] != "none"]
@@ -302,15 +304,15 @@ def evidence(data, truth, seed: int, power: dict[str, Finding]) -> dict[str, Fin
         sample = comparison_sample(data, "A", "unsuccessful")
         parts, intervals = [], []
         for outcome, e in found.items():
-            part = (f"{OUTCOME_LABELS[outcome]} {percent(e.att):.1f}% (95% CI {percent(e.ci_low):.1f} to "
-                    f"{percent(e.ci_high):.1f})")
+            part = (f"{labels.outcome(outcome)} {fmt.percent(percent(e.att))} (95% CI "
+                    f"{fmt.number(percent(e.ci_low), 'percent')} to {fmt.number(percent(e.ci_high), 'percent')})")
             try:
                 tests = robustness.pretrend_tests(sample, outcome)
                 p = float(tests.loc[tests["test"].isin(["att_gt pre-test", "event study F"]), "p"].min())
             except DesignError:
                 p = None
             if p is not None and p < ALPHA:
-                part += f", but its pre-trend test rejects parallel trends (p = {p:.3f}), so it is not counted"
+                part += f", but its pre-trend test rejects parallel trends ({fmt.p_value(p)}), so it is not counted"
             else:
                 intervals.append((e.ci_low, e.ci_high))
             parts.append(part)

@@ -8,8 +8,8 @@ import seaborn as sns
 
 from evaluation.data import programme
 from evaluation.data.contract import StudyData
+from evaluation.study import labels
 
-TYPE_LABELS = {"SME": "SMEs", "large": "large firms", "research_org": "research organisations", "other": "others"}
 
 
 def programme_figures(data: StudyData) -> pd.DataFrame:
@@ -22,7 +22,7 @@ def programme_figures(data: StudyData) -> pd.DataFrame:
     members = data.firms[data.firms["pole"] != "none"]
     rows = [("Pole members", "all", programme.MEMBERS_TOTAL, len(members))]
     for firm_type, published in programme.MEMBERS_JUNE_2017.items():
-        label = f"Pole members: {TYPE_LABELS[firm_type]}"
+        label = f"Pole members: {labels.level('firm_type', firm_type)}"
         if firm_type == "other":  # the source's breakdown leaves 100 members unclassified
             published += programme.MEMBERS_NOT_BROKEN_DOWN
             label += f" ({programme.MEMBERS_JUNE_2017['other']} listed + {programme.MEMBERS_NOT_BROKEN_DOWN} not broken down)"
@@ -46,7 +46,7 @@ def members_by_pole(data: StudyData) -> pd.DataFrame:
     """Count of pole members by pole and type (long format)."""
     members = data.firms[data.firms["pole"] != "none"]
     counts = members.groupby(["pole", "firm_type"]).size().rename("members").reset_index()
-    counts["firm_type"] = counts["firm_type"].map(TYPE_LABELS)
+    counts["firm_type"] = counts["firm_type"].map(labels.LEVELS['firm_type'])
     return counts
 
 
@@ -88,7 +88,7 @@ def published_calls() -> pd.DataFrame:
 
 def published_members() -> pd.DataFrame:
     """The seed's count of pole members by type (June 2017)."""
-    rows = [{"type": TYPE_LABELS[t], "members": n} for t, n in programme.MEMBERS_JUNE_2017.items()]
+    rows = [{"type": labels.level('firm_type', t), "members": n} for t, n in programme.MEMBERS_JUNE_2017.items()]
     rows.append({"type": "not broken down by type in the source", "members": programme.MEMBERS_NOT_BROKEN_DOWN})
     return pd.DataFrame([*rows, {"type": "all", "members": programme.MEMBERS_TOTAL}])
 

@@ -34,7 +34,7 @@ from evaluation.methods.errors import DesignError
 from evaluation.methods.estimators import twfe
 from evaluation.methods.estimators.poisson import poisson_did
 from evaluation.methods.estimators.small_sample import simple_att
-from evaluation.study import impact
+from evaluation.study import impact, labels
 from evaluation.study.comparison import pre_call_covariates
 from evaluation.study.design import UNBALANCED_PANEL, data_limits, true_effects
 
@@ -82,7 +82,7 @@ def extensive_margin(sample: pd.DataFrame, group: str, estimator: str, truth: pd
         return {**row, "estimate": 0.0, "se": 0.0, "ci_low": math.nan, "ci_high": math.nan, "p": math.nan,
                 "n_treated": funded, "n_control": comparison,
                 "note": "no firm starts or stops R&D in these years, so the share doing R&D cannot move: zero by construction"}
-    with data_limits(f"{impact.ESTIMATOR_LABELS.get(estimator, estimator)} estimate of the share doing R&D"):
+    with data_limits(f"{labels.estimator(estimator, short=True)} estimate of the share doing R&D"):
         if estimator == "twfe":
             result = twfe(frame, "does_rd", ["treat"], "firm_id", "year", vcov="CR1", cluster="firm_id").table.loc["treat"]
             values = {k: float(result[k]) for k in ("estimate", "se", "ci_low", "ci_high", "p")}
@@ -236,8 +236,7 @@ def display_table(table: pd.DataFrame) -> pd.DataFrame:
         values = pd.to_numeric(shown[column], errors="coerce")
         shown[column] = np.where(logs, 100 * np.expm1(values), values)
     shown["measure"] = shown["measure"].map(MEASURES)
-    shown["estimator"] = shown["estimator"].map({"cs_dr": "CS-DR", "twfe": "TWFE", "poisson": "Poisson PPML"})
+    shown["estimator"] = shown["estimator"].map(labels.ESTIMATOR_ABBREVIATIONS)
     shown = shown.drop(columns=["group", "se", "p"] + (["truth"] if shown["truth"].isna().all() else []))
-    return shown.rename(columns={"estimate": "effect", "ci_low": "CI low", "ci_high": "CI high", "n_treated": "funded used",
-                                 "n_control": "comparison used", "group_treated": "funded in group",
-                                 "group_control": "comparison in group", "switchers": "firms changing R&D status"}).round(2)
+    return shown.rename(columns={"estimate": "effect", "ci_low": "effect_ci_low", "ci_high": "effect_ci_high",
+                                 "truth": "true_effect", "n_treated": "n_treated_used", "n_control": "n_control_used"})

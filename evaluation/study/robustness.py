@@ -27,7 +27,8 @@ from evaluation.methods.errors import DesignError
 from evaluation.methods.estimators import aggte, att_gt, bacon, event_study, imputation, sun_abraham, twfe
 from evaluation.methods.estimators.staggered import StaggeredWarning, UnbalancedPanelWarning
 from evaluation.methods.matching import SeparationError
-from evaluation.study.design import OUTCOME_LABELS, UNBALANCED_PANEL, data_limits, outcome_frame
+from evaluation.study import labels
+from evaluation.study.design import UNBALANCED_PANEL, data_limits, outcome_frame
 
 Z = float(stats.norm.ppf(0.975))
 UNIT, TIME, COHORT = "firm_id", "year", "cohort"
@@ -135,7 +136,7 @@ def pretrend_tests(sample: pd.DataFrame, outcome: str, leads: int = 5, lags: int
 
 def by_outcome(check, sample: pd.DataFrame, outcomes, **kwargs) -> tuple[pd.DataFrame, dict[str, str]]:
     """``check(sample, outcome, **kwargs)`` for every outcome, stacked with an ``outcome``
-    column (``OUTCOME_LABELS``) first. Returns ``(table, not_estimable)``, the latter
+    column (``labels.OUTCOMES``) first. Returns ``(table, not_estimable)``, the latter
     ``{outcome: reason}`` for the outcomes whose check raised ``DesignError``; raises
     ``DesignError`` (the distinct reasons joined) when no outcome could be checked.
     ``table.attrs["by_outcome"]`` keeps each check's own ``attrs`` by outcome."""
@@ -148,7 +149,7 @@ def by_outcome(check, sample: pd.DataFrame, outcomes, **kwargs) -> tuple[pd.Data
             continue
         attrs[outcome], part = dict(part.attrs), part.copy()
         part.attrs = {}  # attrs holding frames cannot be compared by concat
-        part.insert(0, "outcome", OUTCOME_LABELS[outcome])
+        part.insert(0, "outcome", labels.OUTCOMES[outcome])
         parts.append(part)
     if not parts:
         raise DesignError(" ".join(dict.fromkeys(skipped.values())))
@@ -246,7 +247,7 @@ def placebo_outcome(sample: pd.DataFrame, outcome: str, lag: int = 3,
         raise DesignError(f"placebo_outcome: no years with a {lag}-year lag before {first_start + lag}")
     with data_limits("placebo outcome"):
         rows = _placebo_estimates(frame, y, COHORT, estimators)
-    out = pd.DataFrame([{"check": f"placebo outcome ({OUTCOME_LABELS[outcome]} {lag} years earlier)", **r} for r in rows])
+    out = pd.DataFrame([{"check": f"placebo outcome ({labels.OUTCOMES[outcome]} {lag} years earlier)", **r} for r in rows])
     out["covers_zero"] = (out["ci_low"] <= 0) & (out["ci_high"] >= 0)
     out["years"] = f"{int(frame[TIME].min())}-{int(frame[TIME].max())}"
     return out
@@ -515,13 +516,19 @@ def plot_honest_did_outcomes(table: pd.DataFrame, title: str = ""):
 
     from evaluation.methods import honest_did
 
-    labels = list(dict.fromkeys(table["outcome"]))
-    fig, axes = plt.subplots(1, len(labels), figsize=(5.0 * len(labels), 4.0), squeeze=False)
-    for ax, label in zip(axes[0], labels):
-        part = table[(table["outcome"] == label) & (table["target"] == "first post-period")]
+    outcomes = list(dict.fromkeys(table["outcome"]))
+    fig, axes = plt.subplots(1, len(outcomes), figsize=(5.0 * len(outcomes), 4.0), squeeze=False)
+    for ax, outcome in zip(axes[0], outcomes):
+        part = table[(table["outcome"] == outcome) & (table["target"] == "first post-period")]
         original = part[part["method"] == "Original"] if "method" in part else None
         honest_did.plot_sensitivity(part[part["delta"] == "DeltaRM"], original=original, ax=ax)
-        ax.set_title(f"{title}log {label}".strip(), fontsize=10)
+        ax.set_title(f"{title}log {outcome}".strip(), fontsize=10)
+        ax.set_xlabel("M-bar (relative magnitudes)")
+        ax.set_ylabel("robust 95% interval (log points)")
+        handles, names = ax.get_legend_handles_labels()
+        words = {"Original": "original interval"}
+        ax.legend(handles, [words.get(n, "robust interval, relative magnitudes") for n in names],
+                  frameon=False, fontsize=8, loc="upper left")
     fig.tight_layout()
     return fig
 
@@ -540,7 +547,7 @@ def _breakdown_entry(value: float | None, digits: int) -> tuple[float | None, st
 
 
 def outcome_summary(pretrend: pd.DataFrame | None, honest: pd.DataFrame | None, alpha: float = 0.05) -> dict[str, dict]:
-    """Per outcome (keys of ``OUTCOME_LABELS``) the numbers the report quotes, from
+    """Per outcome (keys of ``labels.OUTCOMES``) the numbers the report quotes, from
     :func:`by_outcome` tables of :func:`pretrend_tests` and :func:`honest_did_table`:
 
     * ``pretest_p``: R ``did``'s pre-test p; ``event_study_p``: the event-study F p
@@ -550,7 +557,7 @@ def outcome_summary(pretrend: pd.DataFrame | None, honest: pd.DataFrame | None, 
     * ``breakdown_rm`` (2 decimals), ``breakdown_sd`` (4 decimals) and ``breakdown_status``
       ``{"rm"|"sd": "value" | "not_significant" | "beyond_range"}``.
     """
-    by_label = {label: key for key, label in OUTCOME_LABELS.items()}
+    by_label = {label: key for key, label in labels.OUTCOMES.items()}
     out: dict[str, dict] = {}
     if pretrend is not None:
         for label, part in pretrend.groupby("outcome", sort=False):

@@ -64,7 +64,7 @@ def test_a_rejected_pretest_or_leads_fail_the_pretrend_check():
     assert check.status == FAIL and "2 leads" in check.text
     flat = evidence(first_did_linea_a=run({}, employees={"event_study": event_study({"e=-3": 0.001, "e=-2": -0.002})}))
     assert findings.pretrend_check(flat, "A", "employees").status == PASS
-    assert "leads e=-3, e=-2" in findings.pretrend_leads(leads)[0] and "significantly negative" in findings.pretrend_leads(leads)[0]
+    assert "leads e = \u22123, e = \u22122" in findings.pretrend_leads(leads)[0] and "significantly negative" in findings.pretrend_leads(leads)[0]
 
 
 def test_pole_clustering_distinguishes_lost_significance_from_none():
@@ -96,7 +96,7 @@ def test_comparison_groups_and_estimators_must_agree_in_sign():
     groups = findings.groups_check(r, "A", "turnover_eur", main)
     assert groups.status == FAIL and "not-yet-treated" in groups.text and "matched" not in groups.text
     estimators = findings.estimators_check(r, "A", "turnover_eur", main)
-    assert estimators.status == FAIL and "inverse-probability weighting (-1.0%)" in estimators.text
+    assert estimators.status == FAIL and "inverse-probability-weighted difference in differences (\u22121.0%)" in estimators.text
 
 
 def full_results(main_a: dict, n_funded: int = 221) -> dict:
@@ -139,11 +139,11 @@ def test_zero_interval_and_negative_effects_are_named():
 
 
 def test_residual_imbalance_is_read_from_the_balance_table():
-    balance = pd.DataFrame({"covariate": ["size=medium", "log turnover"], "SMD before": [0.3, 0.5],
-                            "SMD matched": [0.208, 0.02], "SMD IPW": [0.05, -0.04]})
+    balance = pd.DataFrame({"covariate": ["size_class=medium", "log turnover"], "smd_before": [0.3, 0.5],
+                            "smd_matched": [0.208, 0.02], "smd_ipw": [0.05, -0.04]})
     r = findings.Evidence(full_results(entry(4.0, 1.0, 7.0)), {"main_matched": {"balance_a": balance}})
     text = findings.limitations(r)
-    assert "after matching 1 of 2 covariates" in text and "size=medium, 0.208" in text and "after weighting" not in text
+    assert "after matching 1 of 2 covariates" in text and "size class: medium, 0.208" in text and "after weighting" not in text
 
 
 def test_missing_runs_never_crash_and_say_not_available():
@@ -156,12 +156,12 @@ def test_missing_runs_never_crash_and_say_not_available():
 
 def test_budget_compares_the_published_budget_with_the_grants():
     r = findings.Evidence({"runs": {"overview_all": run({"linea_a": {"grants_m_eur": 23.7}, "linea_b": {"grants_m_eur": 9.3}})}})
-    assert "50.0 M EUR" in findings.budget(r) and "33.0 M EUR in all: 66% of the budget" in findings.budget(r)
+    assert "50.0 M EUR" in findings.budget(r) and "33.0 M EUR in all: 66.0% of the budget" in findings.budget(r)
 
 
 def test_italian_numbers_and_summary():
-    assert findings.numero(1194) == "1.194" and findings.numero(4.9) == "4,9" and findings.numero(None) == "n.d."
-    assert findings.percento(-2.0) == "-2,0%"
+    assert findings.numero(1194) == "1.194" and findings.numero(4.9, 1) == "4,9" and findings.numero(-0.04, 1) == "0,0" and findings.numero(None) == "n.d."
+    assert findings.percento(-2.0) == "\u22122,0%"
     text = findings.sintesi(findings.Evidence(full_results(entry(4.9, 2.3, 7.6))))
     assert "positivo ma fragile" in text and "4,9%" in text and "da 2,3% a 7,6%" in text and "non significativo" in text
 

@@ -77,7 +77,7 @@ def test_main_table_marks_not_estimable_cells_and_has_no_truth_column_without_tr
                                    "not_estimable": {}})
     table = narrative.main_table(r)
     assert "Linea B" not in table.split(":")[0]  # no row for a call the data do not hold
-    assert "| unsuccessful applicants | Linea A | 2.0 | -1.0 to 5.0 | not estimable |" in table
+    assert "| unsuccessful applicants | Linea A | 2.0 | \u22121.0 to 5.0 | not estimable |" in table
     assert "true turnover" not in table
     assert "no employment data" in table
 
@@ -130,7 +130,7 @@ def test_a_failed_pre_trend_test_is_said_in_words_with_its_leads():
     r = results(robustness_linea_a=robustness_run(failed, PASSED))
     text = narrative.robustness(r)
     assert "rejects parallel trends for employment (R `did`'s pre-test p = 0.011, the event-study F test p = 0.026" in text
-    assert "e = -4 (-0.0168 log points, p = 0.0201), e = -2" in text
+    assert "e = \u22124 (\u22120.017 log points, p = 0.020), e = \u22122" in text
     assert "the employment estimate should not be read as causal without the HonestDiD bounds" in text
     assert "for turnover, R `did`'s pre-test p = 0.636 and the event-study F test p = 0.917: neither rejects" in text
     assert text.index("turnover") < text.index("employment")  # turnover first, whatever the JSON order
@@ -192,14 +192,14 @@ def test_validation_comments_coverage_by_rule():
                                                             "numbers": {"estimates": [miss, hit]}}}}, MONTECARLO)
     text = narrative.validation(low)
     assert "the truth in 33 of 40 estimates (82.5%): below the range 35 to 40" in text
-    assert "the intervals that miss: Linea A, Callaway-Sant'Anna (DR) against unsuccessful applicants, employment (Monte Carlo coverage 97.5%)" in text
-    assert "1 of 2 specifications fall short" in text and "TWFE against matched non-applicants, turnover (60%)" in text
+    assert "the intervals that miss: Linea A, Callaway-Sant'Anna doubly robust against unsuccessful applicants, employment (Monte Carlo coverage 97.5%)" in text
+    assert "1 of 2 specifications fall short" in text and "two-way fixed effects against matched non-applicants, turnover (60.0%)" in text
     ok = narrative.Results({"runs": {"main_unsuccessful": {"headline": {"covered": 38, "estimates": 40}}}},
                           {**MONTECARLO, "rows": MONTECARLO["rows"][1:]})
     text = narrative.validation(ok)
-    assert "Against unsuccessful applicants the 95% intervals contain the truth in 38 of 40 estimates (95%): within the range 35 to 40" in text and "none of the 1 specifications falls short" in text
+    assert "Against unsuccessful applicants the 95% intervals contain the truth in 38 of 40 estimates (95.0%): within the range 35 to 40" in text and "none of the 1 specifications falls short" in text
     table = narrative.montecarlo_table(ok)
-    assert "| Linea A | unsuccessful applicants | Callaway-Sant'Anna (DR) | employment | 40 |" in table and "| 97.5 |" in table
+    assert "| Linea A | unsuccessful applicants | CS-DR | employment | log points | 40 |" in table and "| 97.5 |" in table
     assert "not part of this report's sources" in narrative.montecarlo_table(narrative.Results({}))
 
 

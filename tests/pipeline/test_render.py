@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from evaluation.pipeline.render import RenderError, expand_shortcodes
-from evaluation.pipeline.report import format_number, table_markdown
+from evaluation.pipeline.report import table_markdown
 
 
 def test_var_and_include_are_expanded(tmp_path):
@@ -32,14 +32,6 @@ def test_an_include_cycle_is_an_error(tmp_path):
         expand_shortcodes("{{< include self.md >}}", {}, tmp_path)
 
 
-def test_number_formatting():
-    assert format_number(1194) == "1,194"
-    assert format_number(49.8) == "49.8"
-    assert format_number(-0.5) == "-0.5"
-    assert format_number(True) == "yes"
-    assert format_number("2012") == "2012"
-
-
 def test_table_markdown_formats_cells_and_caption():
     frame = pd.DataFrame({"figure": ["members", "grants"], "value": [1194.0, 23.7], "n": pd.array([3685, None], "Int64")})
     md = table_markdown(frame, "A caption")
@@ -55,7 +47,7 @@ def test_table_markdown_formats_cells_and_caption():
 
 def test_text_columns_keep_years_as_written():
     frame = pd.DataFrame({"treated": [2017, "never"], "weight": [0.5, 0.5]})
-    assert "| 2017 | 0.5 |" in table_markdown(frame, "c")
+    assert "| 2017 | 0.500 |" in table_markdown(frame, "c")
 
 
 def test_citations_are_resolved_in_html_and_pdf(tmp_path):

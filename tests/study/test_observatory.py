@@ -50,7 +50,7 @@ def test_pilot_findings_rules():
 
     plan = pd.DataFrame({"mde_percent": [8.0, 16.0], "needed_per_call": [20, None]})
     found = pilot_findings(plan, 10.0, 30)
-    assert found["power_accelerator"].verdict == SUPPORTS and "is 8%" in found["power_accelerator"].text
+    assert found["power_accelerator"].verdict == SUPPORTS and "is 8.0%" in found["power_accelerator"].text
     assert found["power_meet_corporates"].verdict == INCONCLUSIVE
     assert "no number of participants up to 10,000" in found["power_meet_corporates"].text
     missing = pilot_findings(None, 10.0, 30, problem="the panel has one year.")
