@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 from foreign_data import SCENARIOS, Scenario, write, write_jtrain
+from typesetting import problems, visible_text
 
-from evaluation.pipeline.narrative import format_number
-from evaluation.pipeline.report import flatten_headline
+from evaluation.pipeline.report import flatten_headline, headline_text
 from evaluation.pipeline.runner import run_study
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,13 +61,23 @@ def test_reaches_a_report(report):
 
 def test_every_headline_number_is_in_the_report(report):
     _, results, html, _ = report
-    missing = {k: v for k, v in flatten_headline(results).items() if v is not None and format_number(v) not in html}
+    text = visible_text(html)
+    missing = {k: v for k, v in flatten_headline(results).items() if v is not None and headline_text(k, v) not in text}
     assert not missing
 
 
 def plain_text(html: str) -> str:
     text = unescape(re.sub(r"<[^>]+>", " ", html))
     return re.sub(r"\s+", " ", text.replace("\u2019", "'").replace("\u201c", '"').replace("\u201d", '"'))
+
+
+def test_the_text_is_typeset_by_the_rules(report):
+    """No code name outside code spans, no negative zero or hyphen-minus, years without
+    separators, p-values by rule (``typesetting.py``), whatever the data."""
+    _, results, html, _ = report
+    overview = results["headline"].get("overview_all", {})
+    years = set(range(int(overview.get("first_year", 2005)) - 5, int(overview.get("last_year", 2025)) + 1))
+    assert problems(html, years) == {}
 
 
 def test_says_why_a_design_is_not_estimable(report):

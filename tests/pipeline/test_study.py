@@ -12,7 +12,9 @@ import yaml
 from pypdf import PdfReader
 
 from evaluation.data.programme import CALLS, MEMBERS_TOTAL
-from evaluation.pipeline.report import flatten_headline, format_number
+from typesetting import problems, visible_text
+
+from evaluation.pipeline.report import flatten_headline, headline_text
 from evaluation.pipeline.runner import run_study
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,7 +49,8 @@ def test_html_shows_every_headline_number(study):
     html = (out / "report.html").read_text()
     headline = flatten_headline(results)
     assert len(headline) >= 30
-    missing = {k: format_number(v) for k, v in headline.items() if v is not None and format_number(v) not in html}
+    text = visible_text(html)
+    missing = {k: headline_text(k, v) for k, v in headline.items() if v is not None and headline_text(k, v) not in text}
     assert not missing, f"headline numbers absent from the HTML: {missing}"
     assert "Synthetic data." in html
     assert "{{<" not in html, "an unexpanded shortcode reached the report"
@@ -102,3 +105,13 @@ def test_figures_have_captions_and_alt_text(study):
     images = html.split("<img")[1:]
     assert len(images) >= 4
     assert all(' alt="' in img.split(">")[0] for img in images)
+
+
+def test_the_text_is_typeset_by_the_rules(study):
+    """No code name outside code spans, no negative zero or hyphen-minus, years without
+    separators, p-values by rule (``typesetting.py``)."""
+    _, out = study
+    results = json.loads((out / "results.json").read_text())
+    overview = results["headline"]["overview_all"]
+    years = set(range(int(overview["first_year"]) - 5, int(overview["last_year"]) + 1))
+    assert problems((out / "report.html").read_text(), years) == {}
