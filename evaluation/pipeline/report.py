@@ -213,7 +213,7 @@ def title_metadata(report: Any, dataset: dict, today: datetime.date | None = Non
         "version": report.version or "not stated",
         "date": date.isoformat(),
         "status": status,
-        "data": str(dataset.get("name", "not stated")),
+        "data": f"`{dataset['name']}`" if dataset.get("name") else "not stated",
     }
 
 
@@ -253,7 +253,7 @@ def data_banner(dataset: dict) -> str:
             + "They illustrate the method and say nothing about real firms or the real effect of the programme.\n"
             ":::\n"
         )
-    return f"::: {{.callout-note}}\n**Data:** {name}. {description}\n:::\n"
+    return f"::: {{.callout-note}}\n**Data:** `{name}`. {description}\n:::\n"
 
 
 def git_revision(root: Path) -> str:

@@ -74,10 +74,11 @@ def plain_text(html: str) -> str:
 def test_the_text_is_typeset_by_the_rules(report):
     """No code name outside code spans, no negative zero or hyphen-minus, years without
     separators, p-values by rule (``typesetting.py``), whatever the data."""
-    _, results, html, _ = report
+    _, results, html, out = report
     overview = results["headline"].get("overview_all", {})
     years = set(range(int(overview.get("first_year", 2005)) - 5, int(overview.get("last_year", 2025)) + 1))
-    assert problems(html, years) == {}
+    description = json.loads((out.parent / "data" / "dataset.json").read_text())["description"]
+    assert problems(html, years, quoted=(description,)) == {}
 
 
 def test_says_why_a_design_is_not_estimable(report):

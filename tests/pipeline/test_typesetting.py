@@ -24,3 +24,9 @@ def test_every_rule_finds_its_planted_string():
     assert len(found["hyphen for minus"]) == 2  # -0.0 and -1.5
     assert found["year with separator"] == ["2,017"]
     assert found["p-value"] == ["p = 0.0", "p = 0.0201", "p < 0.0001", "p = 0.000"]
+
+
+def test_the_data_providers_own_words_are_left_out():
+    html = "<p>Data: <code>mine</code>. Test data set \u2018short_one_pole\u2019 by tests/foreign_data.py.</p>"
+    assert problems(html, set()) == {"identifier": ["foreign_data", "short_one_pole"]}
+    assert problems(html, set(), quoted=("Test data set 'short_one_pole' by tests/foreign_data.py.",)) == {}
