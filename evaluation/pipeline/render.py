@@ -4,10 +4,15 @@ The offline path uses the engines Quarto wraps: pandoc (from the ``pypandoc-bina
 wheel) writes self-contained HTML, and pandoc's typst writer plus the ``typst``
 wheel write the PDF. Neither needs LaTeX or the network. It understands the small
 part of Quarto's syntax the report uses: ``{{< var a.b >}}`` (values from
-``_variables.yml``), ``{{< include file >}}``, ``fig-alt`` on figures and
-``.callout-*`` divs (the last two in ``render_assets/offline.lua``), and citations
-``[@key]`` from the front matter's ``bibliography`` (pandoc ``--citeproc``, with its
-built-in Chicago author-date style, as Quarto uses by default).
+``_variables.yml``), ``{{< include file >}}``, the options of ``_quarto.yml``'s
+``format`` it reads (``toc``, ``number-sections``, ``toc-title``; ``papersize`` and
+``margin`` for typst), and in ``render_assets/offline.lua``: ``fig-alt`` on figures,
+``.callout-*`` and ``.landscape`` divs, and cross-references (tables labelled
+``: caption {#tbl-x}``, figures ``![caption](file){#fig-x}``, numbered in document
+order, cited as ``@tbl-x``/``@fig-x``). Citations ``[@key]`` come from the front
+matter's ``bibliography`` (pandoc ``--citeproc``, with its built-in Chicago
+author-date style, as Quarto uses by default). Math is MathML in the HTML
+(``html-math-method: mathml`` for Quarto), so neither output loads anything.
 """
 
 from __future__ import annotations
@@ -91,31 +96,85 @@ def expand_shortcodes(text: str, variables: dict, base: Path, seen: tuple[Path, 
     return SHORTCODE.sub(replace, text)
 
 
+PAPER_PT = {"a4": (595.28, 841.89), "us-letter": (612.0, 792.0), "a5": (419.53, 595.28)}
+UNIT_PT = {"pt": 1.0, "mm": 72 / 25.4, "cm": 72 / 2.54, "in": 72.0}
+
+
+def length_pt(value: str) -> float:
+    """A typst/CSS length such as ``2.5cm`` in points."""
+    match = re.fullmatch(r"\s*([0-9.]+)\s*(pt|mm|cm|in)\s*", str(value))
+    if not match:
+        raise RenderError(f"_quarto.yml: cannot read the length {value!r} (use pt, mm, cm or in)")
+    return float(match.group(1)) * UNIT_PT[match.group(2)]
+
+
+def format_options(project: Path) -> dict[str, dict]:
+    """``format.html`` and ``format.typst`` of the project's ``_quarto.yml`` with its
+    top-level ``lang`` (empty when absent)."""
+    path = project / "_quarto.yml"
+    project_options = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}) if path.exists() else {}
+    formats = project_options.get("format") or {}
+    top = {"lang": project_options["lang"]} if "lang" in project_options else {}
+    return {name: {**top, **(formats.get(name) or {})} for name in ("html", "typst")}
+
+
+def pandoc_options(options: dict, kind: str) -> tuple[list[str], dict]:
+    """pandoc arguments and metadata for one format's Quarto options; for typst the
+    metadata also holds the text width (portrait and landscape, in points) with which
+    ``offline.lua`` sizes table columns."""
+    args = ["--toc", f"--toc-depth={options.get('toc-depth', 3)}"] if options.get("toc") else []
+    meta = {key: options[key] for key in ("lang", "toc-title") if options.get(key)}
+    if kind == "html":
+        return args + (["--number-sections"] if options.get("number-sections") else []), meta
+    paper = str(options.get("papersize", "us-letter"))
+    if paper not in PAPER_PT:
+        raise RenderError(f"_quarto.yml: papersize {paper!r} is not one the offline renderer knows ({', '.join(PAPER_PT)})")
+    margin = options.get("margin", "1.25in")
+    margin = {"x": margin.get("x", "1.25in"), "y": margin.get("y", "1.25in")} if isinstance(margin, dict) else {"x": margin, "y": margin}
+    width, height = PAPER_PT[paper]
+    meta |= {"papersize": paper, "margin": margin,
+             "offline-text-width": round(width - 2 * length_pt(margin["x"]), 1),
+             "offline-landscape-width": round(height - 2 * length_pt(margin["x"]), 1)}
+    if options.get("number-sections"):
+        meta["section-numbering"] = str(options.get("section-numbering", "1.1.1"))
+    return args, meta
+
+
 def _render_offline(project: Path, source: Path, out_dir: Path) -> None:
     import pypandoc
     import typst
 
     variables_file = project / "_variables.yml"
     variables = yaml.safe_load(variables_file.read_text(encoding="utf-8")) if variables_file.exists() else {}
+    options = format_options(project)
     base = source.parent
     markdown = base / f"{source.stem}.offline.md"
     markdown.write_text(expand_shortcodes(source.read_text(encoding="utf-8"), variables, base), encoding="utf-8")
     # --columns: no source line counts as "long", so pipe tables keep natural column
     # widths instead of widths proportional to their dashes.
-    # --citeproc resolves [@key] citations from the front matter's bibliography (as
-    # Quarto does) in both outputs, so the PDF holds formatted citations, not typst's.
-    common = ["--standalone", "--toc", "--columns=1000", "--citeproc", "--lua-filter", str(ASSETS / "offline.lua"),
+    # The filter runs before --citeproc, so that @tbl-x/@fig-x are cross-references,
+    # not citations; citeproc then resolves [@key] from the front matter's bibliography
+    # (as Quarto does) in both outputs, so the PDF holds formatted citations, not typst's.
+    common = ["--standalone", "--columns=1000", "--lua-filter", str(ASSETS / "offline.lua"), "--citeproc",
               f"--resource-path={base}"]
+    per_format = {}
+    for kind in ("html", "typst"):
+        args, meta = pandoc_options(options[kind], kind)
+        meta_file = base / f"{source.stem}.{kind}-options.yml"
+        meta_file.write_text(yaml.safe_dump(meta), encoding="utf-8")
+        per_format[kind] = [*common, *args, f"--metadata-file={meta_file}"]
     try:
         pypandoc.convert_file(
             str(markdown), "html5", format="markdown",
             outputfile=str(out_dir / f"{source.stem}.html"),
-            extra_args=[*common, "--embed-resources", "--css", str(ASSETS / "offline.css")],
+            extra_args=[*per_format["html"], "--mathml", "--embed-resources",
+                        "--template", str(ASSETS / "offline.html"), "--css", str(ASSETS / "offline.css")],
             cworkdir=str(base),
         )
         typ = base / f"{source.stem}.typ"
         pypandoc.convert_file(
-            str(markdown), "typst", format="markdown", outputfile=str(typ), extra_args=common, cworkdir=str(base)
+            str(markdown), "typst", format="markdown", outputfile=str(typ), extra_args=per_format["typst"],
+            cworkdir=str(base),
         )
         typst.compile(str(typ), output=str(out_dir / f"{source.stem}.pdf"), root=str(base))
     except (RuntimeError, OSError, typst.TypstError) as err:
