@@ -333,7 +333,7 @@ def verdict_table(r: Results) -> str:
             rows.append(f"| Linea {a.line} | {OUTCOMES[a.outcome]} | {a.verdict} | {fmt.number(a.main['pct'], 'percent')} | "
                         f"{fmt.number(a.main['ci_low_pct'], 'percent')} to {fmt.number(a.main['ci_high_pct'], 'percent')} | {failed} |")
     return "\n".join(rows) + ("\n\n: Verdicts by rule (main specification: Callaway-Sant'Anna doubly robust against "
-                              "unsuccessful applicants; the checks are defined in the section on the design)\n")
+                              "unsuccessful applicants; the checks are defined in the section on the design) {#tbl-verdicts}\n")
 
 
 def summary_answers(r: Results) -> str:

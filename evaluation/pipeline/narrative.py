@@ -264,7 +264,7 @@ def main_table(r: Results) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(":---" if i < 2 else "---:" for i in range(len(header))) + "|"]
     lines += ["| " + " | ".join(cells) + " |" for cells, _ in rows]
     notes = sorted({f"{cells[0]}, {cells[1]}: {reason}" for cells, reason in rows if reason})
-    text = "\n".join(lines) + "\n\n: Main results: effect of funding on turnover and employment (percent, Callaway-Sant'Anna doubly robust), by comparison group and call\n"
+    text = "\n".join(lines) + "\n\n: Main results: effect of funding on turnover and employment (percent, Callaway-Sant'Anna doubly robust), by comparison group and call {#tbl-main-results}\n"
     if notes:
         text += "\nNot estimable with these data: " + "; ".join(notes) + "\n"
     caveats = pretrend_caveats(r)
@@ -561,9 +561,11 @@ def montecarlo_table(r: Results) -> str:
                      f"{row.get('unit', 'log points')} | {fmt.count(row['draws'])} | "
                      + " | ".join(fmt.estimate(row[k]) for k in ("mean_truth", "bias", "rmse", "mean_se"))
                      + f" | {fmt.number(100 * row['coverage'], 'percent')} |")
-    return ("\n".join(lines) + f"\n\n: Monte Carlo of every specification over draws of the synthetic data "
+    return (f"@tbl-montecarlo gives the bias, RMSE and coverage of each of the {fmt.count(len(mc['rows']))} specifications "
+            "over draws of the synthetic data.\n\n"
+            + "\n".join(lines) + f"\n\n: Monte Carlo of every specification over draws of the synthetic data "
             f"(`{mc['command']}`, recorded in `{mc['source']}`): bias, RMSE and mean standard error in the row's unit "
-            "against each draw's own truth; coverage of the 95% interval\n")
+            "against each draw's own truth; coverage of the 95% interval {#tbl-montecarlo}\n")
 
 
 def validation(r: Results) -> str:

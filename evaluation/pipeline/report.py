@@ -118,11 +118,21 @@ def flatten_headline(results: dict) -> dict[str, Any]:
     return flat
 
 
-def table_markdown(frame: pd.DataFrame, caption: str) -> str:
+def crossref_label(kind: str, *parts: str) -> str:
+    """A Quarto cross-reference label such as ``tbl-main-matched-balance-a``: the kind
+    (``tbl`` or ``fig``) and the parts, with hyphens for underscores, as Quarto advises."""
+    return "-".join((kind, *parts)).replace("_", "-")
+
+
+CROSSREF = re.compile(r"@((?:tbl|fig)-[A-Za-z0-9]+(?:[-_][A-Za-z0-9]+)*)")
+
+
+def table_markdown(frame: pd.DataFrame, caption: str, label: str | None = None) -> str:
     """A pipe table with a caption line, readable by both Quarto and pandoc: headers and
     codes in text cells labelled by ``evaluation.study.labels``, numbers written by the
     kind the registry gives their column (numeric columns it does not list: as stored),
-    numeric columns right-aligned."""
+    numeric columns right-aligned. A ``label`` (``tbl-...``) numbers it and lets the text
+    cite it as ``@label``."""
     headers, kinds = [], []
     for name in frame.columns:
         label, kind = labels.column(str(name))
@@ -137,15 +147,30 @@ def table_markdown(frame: pd.DataFrame, caption: str) -> str:
              for row in frame.itertuples(index=False)]
     align = "|" + "|".join(":---" if kind == "text" else "---:" for kind in kinds) + "|"
     lines = ["| " + " | ".join(headers) + " |", align, *("| " + " | ".join(r) + " |" for r in cells)]
-    return "\n".join([*lines, "", f": {caption}", ""])
+    return "\n".join([*lines, "", f": {caption}" + (f" {{#{label}}}" if label else ""), ""])
 
 
-def figure_markdown(path: str, caption: str, alt: str) -> str:
+def figure_markdown(path: str, caption: str, alt: str, label: str) -> str:
     alt = alt.replace('"', "'")
-    return f'![{caption}]({path}){{fig-alt="{alt}" width="90%"}}\n'
+    return f'![{caption}]({path}){{#{label} fig-alt="{alt}" width="90%"}}\n'
 
 
-def not_estimable_markdown(reason: str) -> str:
+def labelled_note(note: str, label: str | None, caption: str) -> str:
+    """``note`` as it stands in place of the table or figure ``label``: a div with that
+    label and ``caption``, so that the text's ``@label`` still resolves; unchanged when
+    the text does not cite it (``label`` None)."""
+    return f"::: {{#{label}}}\n{note}\n{caption}\n:::\n" if label else note
+
+
+def cited_label(run_id: str, key: str, cited: set[str]) -> str | None:
+    """The label the report's text cites for output ``key`` of run ``run_id``, if any."""
+    for kind in ("tbl", "fig"):
+        if (label := crossref_label(kind, run_id, key)) in cited:
+            return label
+    return None
+
+
+def not_estimable_markdown(reason: str, label: str | None = None) -> str:
     """The note that stands in the report where a table or figure cannot be made."""
     reason = reason.strip()
     if reason:
@@ -153,7 +178,8 @@ def not_estimable_markdown(reason: str) -> str:
         if first.isalpha() and first.islower():  # not a file or column name such as applications.csv
             reason = reason[0].upper() + reason[1:]
         reason += "" if reason[-1] in ".!?" else "."
-    return f"::: {{.callout-note}}\n**Not estimable with these data.** {reason}\n:::\n"
+    note = f"::: {{.callout-note}}\n**Not estimable with these data.** {reason}\n:::\n"
+    return labelled_note(note, label, "Not estimable with these data")
 
 
 INCLUDE = re.compile(r"\{\{<\s*include\s+(generated/[^\s>]+)\s*>\}\}")
@@ -162,7 +188,9 @@ INCLUDE = re.compile(r"\{\{<\s*include\s+(generated/[^\s>]+)\s*>\}\}")
 def fill_missing_includes(source: Path, run_ids: list[str]) -> None:
     """Give every ``{{< include generated/... >}}`` of ``source`` that no run produced a
     note saying why, so that a study grid without some run still renders."""
-    for relative in INCLUDE.findall(source.read_text(encoding="utf-8")):
+    text = source.read_text(encoding="utf-8")
+    cited = set(CROSSREF.findall(text))
+    for relative in INCLUDE.findall(text):
         target = source.parent / relative
         if target.exists():
             continue
@@ -171,24 +199,31 @@ def fill_missing_includes(source: Path, run_ids: list[str]) -> None:
         why = (f"This study's grid (study.yml) has no run `{run_id}`." if run_id and run_id not in run_ids
                else f"Run `{run_id}` did not produce `{Path(relative).stem}`.")
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(f"::: {{.callout-note}}\n**Not available.** {why}\n:::\n", encoding="utf-8")
+        label = cited_label(run_id, Path(relative).stem, cited) if run_id else None
+        note = f"::: {{.callout-note}}\n**Not available.** {why}\n:::\n"
+        target.write_text(labelled_note(note, label, "Not available"), encoding="utf-8")
 
 
-def write_generated(results: dict, runs: list[Run], generated: Path) -> None:
-    """Tables, figures and not-estimable notes of every run as include-able Markdown snippets."""
+def write_generated(results: dict, runs: list[Run], generated: Path, cited: set[str] = frozenset()) -> None:
+    """Tables, figures and not-estimable notes of every run as include-able Markdown
+    snippets; tables and figures labelled ``tbl-<run>-<key>`` and ``fig-<run>-<key>``,
+    and a note carries the label that ``cited`` (the text's cross-references) holds for it."""
     for run in runs:
         run_out = generated / run.id
         run_out.mkdir(parents=True, exist_ok=True)
         res = results["runs"][run.id]
         for key, reason in res.get("not_estimable", {}).items():
-            (run_out / f"{key}.md").write_text(not_estimable_markdown(reason), encoding="utf-8")
+            note = not_estimable_markdown(reason, cited_label(run.id, key, cited))
+            (run_out / f"{key}.md").write_text(note, encoding="utf-8")
         for key, table in res.get("tables", {}).items():
             frame = pd.read_csv(run.folder / table["file"], keep_default_na=False, na_values=[""])
-            (run_out / f"{key}.md").write_text(table_markdown(frame, table["caption"]), encoding="utf-8")
+            md = table_markdown(frame, table["caption"], crossref_label("tbl", run.id, key))
+            (run_out / f"{key}.md").write_text(md, encoding="utf-8")
         for key, fig in res.get("figures", {}).items():
             shutil.copyfile(run.folder / fig["file"], run_out / fig["file"])
             rel = f"generated/{run.id}/{fig['file']}"
-            (run_out / f"{key}.md").write_text(figure_markdown(rel, fig["caption"], fig["alt"]), encoding="utf-8")
+            md = figure_markdown(rel, fig["caption"], fig["alt"], crossref_label("fig", run.id, key))
+            (run_out / f"{key}.md").write_text(md, encoding="utf-8")
 
 
 def load_tables(results: dict, runs: list[Run]) -> dict[str, dict[str, pd.DataFrame]]:
@@ -313,9 +348,11 @@ def provenance_markdown(stamp: dict) -> str:
         for rid, info in stamp["runs"].items()
     ]
     return "\n".join([
-        table_markdown(pd.DataFrame(items, columns=["item", "value"]), "Provenance of this report"),
-        table_markdown(pd.DataFrame(list(stamp["packages"].items()), columns=["package", "version"]), "Software versions"),
-        table_markdown(pd.DataFrame(runs, columns=["run", "notebook", "parameters"]), "Notebook runs (papermill) and their parameters"),
+        table_markdown(pd.DataFrame(items, columns=["item", "value"]), "Provenance of this report", "tbl-provenance"),
+        table_markdown(pd.DataFrame(list(stamp["packages"].items()), columns=["package", "version"]), "Software versions",
+                       "tbl-software"),
+        table_markdown(pd.DataFrame(runs, columns=["run", "notebook", "parameters"]),
+                       "Notebook runs (papermill) and their parameters", "tbl-runs"),
     ])
 
 
@@ -364,7 +401,8 @@ def build(config: StudyConfig, data: StudyData, runs: list[Run], force: bool = F
             shutil.copyfile(source, target)
         stage_reports = stage / report_dir.relative_to(root)
         generated = stage_reports / "generated"
-        write_generated(results, runs, generated)
+        source = stage_reports / config.report.source.name
+        write_generated(results, runs, generated, set(CROSSREF.findall(source.read_text(encoding="utf-8"))))
         (generated / "data_banner.md").write_text(data_banner(data.dataset), encoding="utf-8")
         (generated / "provenance.md").write_text(provenance_markdown(stamp), encoding="utf-8")
         narrative.write_text_snippets(results, generated / "text",
@@ -372,15 +410,15 @@ def build(config: StudyConfig, data: StudyData, runs: list[Run], force: bool = F
         findings.write_text_snippets(results, generated / "text", load_tables(results, runs))
         meta = title_metadata(config.report, data.dataset)
         (generated / "title_page.md").write_text(title_page_markdown(meta), encoding="utf-8")
-        stamp_front_matter(stage_reports / config.report.source.name, meta)
-        fill_missing_includes(stage_reports / config.report.source.name, [run.id for run in runs])
+        stamp_front_matter(source, meta)
+        fill_missing_includes(source, [run.id for run in runs])
         (stage / "_variables.yml").write_text(
             yaml.safe_dump(headline_variables(results), sort_keys=True, allow_unicode=True), encoding="utf-8"
         )
         rendered = stage / "_rendered"
         rendered.mkdir()
         print(f"Rendering the report with {engine} ...", flush=True)
-        render.render(stage, stage_reports / config.report.source.name, rendered, engine)
+        render.render(stage, source, rendered, engine)
         (rendered / "results.json").write_text(
             json.dumps({**results, "provenance": stamp}, indent=2, sort_keys=True) + "\n", encoding="utf-8"
         )
