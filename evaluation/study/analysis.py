@@ -156,7 +156,7 @@ def group_sizes(sample: pd.DataFrame) -> pd.DataFrame:
 
 
 def plot_event_studies(results: list[FirstDid], line: str) -> plt.Figure:
-    fig, axes = plt.subplots(1, len(results), figsize=(4.2 * len(results), 3.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(results), figsize=(3.8 * len(results), 3.4), squeeze=False)
     for ax, res in zip(axes[0], results):
         plot_event_study(res.event, ax=ax)
         ax.set_title(f"Linea {line}: {labels.OUTCOMES[res.outcome]}")

@@ -489,13 +489,18 @@ def dynamic_effects(sample: pd.DataFrame, outcome: str, group: str, n_boot: int,
 
 
 def plot_event_studies(results: dict, title: str):
-    """One panel per (line, outcome) from ``dynamic_effects`` results keyed by label."""
+    """One panel per (line, outcome) from ``dynamic_effects`` results keyed by label, at
+    most two in a row, so that the report prints their labels at 7 pt or more."""
     import matplotlib.pyplot as plt
 
     from evaluation.methods.estimators import plot_staggered_event_study
 
-    fig, axes = plt.subplots(1, len(results), figsize=(4.0 * len(results), 3.6), squeeze=False)
-    for ax, (label, result) in zip(axes[0], results.items()):
+    ncols = max(1, min(2, len(results)))
+    nrows = math.ceil(len(results) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.8 * ncols, 3.2 * nrows + 0.4), squeeze=False)
+    for ax in axes.flat[len(results):]:
+        ax.set_visible(False)
+    for ax, (label, result) in zip(axes.flat, results.items()):
         plot_staggered_event_study(result, ax=ax)
         ax.set_title(label, fontsize=10)
         ax.set_xlabel("years since project start")

@@ -17,6 +17,7 @@ ci_high, p`` in log points, 95% intervals).
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -453,13 +454,14 @@ def bacon_table(sample: pd.DataFrame, outcome: str) -> pd.DataFrame:
 
 def plot_side_by_side_outcomes(table: pd.DataFrame, truths: dict | None = None, title: str = ""):
     """:func:`plot_side_by_side` for a table of :func:`by_outcome`, one panel per
-    ``outcome`` label (``truths``: label -> true effect, or None); returns the Figure."""
+    ``outcome`` label, one above the other (the estimators' names are long); ``truths``:
+    label -> true effect, or None. Returns the Figure."""
     import matplotlib.pyplot as plt
 
     labels = [label for label in dict.fromkeys(table["outcome"]) if table.loc[table["outcome"] == label, "estimate"].notna().any()]
     rows = max(int(table.loc[table["outcome"] == label, "estimate"].notna().sum()) for label in labels) if labels else 1
-    fig, axes = plt.subplots(1, max(len(labels), 1), figsize=(5.0 * max(len(labels), 1), 0.45 * rows + 1.4), squeeze=False)
-    for ax, label in zip(axes[0], labels):
+    fig, axes = plt.subplots(max(len(labels), 1), 1, figsize=(6.5, (0.4 * rows + 1.2) * max(len(labels), 1)), squeeze=False)
+    for ax, label in zip(axes[:, 0], labels):
         plot_side_by_side(table[table["outcome"] == label], ax=ax, title=f"{title}log {label}".strip(),
                           truth=(truths or {}).get(label))
     fig.tight_layout()
@@ -517,8 +519,12 @@ def plot_honest_did_outcomes(table: pd.DataFrame, title: str = ""):
     from evaluation.methods import honest_did
 
     outcomes = list(dict.fromkeys(table["outcome"]))
-    fig, axes = plt.subplots(1, len(outcomes), figsize=(5.0 * len(outcomes), 4.0), squeeze=False)
-    for ax, outcome in zip(axes[0], outcomes):
+    ncols = max(1, min(2, len(outcomes)))
+    nrows = math.ceil(len(outcomes) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.8 * ncols, 3.4 * nrows), squeeze=False)
+    for ax in axes.flat[len(outcomes):]:
+        ax.set_visible(False)
+    for ax, outcome in zip(axes.flat, outcomes):
         part = table[(table["outcome"] == outcome) & (table["target"] == "first post-period")]
         original = part[part["method"] == "Original"] if "method" in part else None
         honest_did.plot_sensitivity(part[part["delta"] == "DeltaRM"], original=original, ax=ax)

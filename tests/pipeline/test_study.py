@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from publication import html_problems, landscape_pages, pdf_problems
 from pypdf import PdfReader
 
 from evaluation.data.programme import CALLS, MEMBERS_TOTAL
@@ -115,3 +116,15 @@ def test_the_text_is_typeset_by_the_rules(study):
     overview = results["headline"]["overview_all"]
     years = set(range(int(overview["first_year"]) - 5, int(overview["last_year"]) + 1))
     assert problems((out / "report.html").read_text(), years) == {}
+
+
+def test_report_is_typeset_like_a_publication(study):
+    """Both outputs: numbered sections, tables and figures, every @tbl-/@fig- of the
+    sources resolved; a self-contained HTML with MathML; an A4 PDF, the wide tables of
+    the annex on landscape pages."""
+    _, out = study
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert html_problems(html) == []
+    assert pdf_problems(out / "report.pdf") == []
+    assert "<math" in html
+    assert landscape_pages(out / "report.pdf") >= 1

@@ -201,7 +201,23 @@ local function typst_table(tbl, widths_pt)
   return blocks
 end
 
+-- Text cells get a minimum width by their length (classes in offline.css), so that a
+-- wide table scrolls sideways instead of squeezing its text into tall rows.
+local function mark_text_cells(tbl)
+  for _, body in ipairs(tbl.bodies) do
+    for _, row in ipairs(body.body) do
+      for j, cell in ipairs(row.cells) do
+        local n = text_len(pandoc.utils.stringify(cell.contents))
+        if tbl.colspecs[j] and tbl.colspecs[j][1] ~= "AlignRight" and n > 12 then
+          cell.attr.classes:insert(n > 40 and "long-text" or "mid-text")
+        end
+      end
+    end
+  end
+end
+
 local function html_table(tbl)
+  mark_text_cells(tbl)
   local id, caption = tbl.identifier, pandoc.utils.blocks_to_inlines(tbl.caption.long)
   tbl.identifier, tbl.caption = "", { long = pandoc.Blocks({}) }
   local content = {}
@@ -295,13 +311,15 @@ local function meta_points(meta, key, default)
   return meta[key] and tonumber(pandoc.utils.stringify(meta[key])) or default
 end
 
--- Tables breakable across pages, with compact cells whose words never hyphenate;
+-- Images float to the top or bottom of a page (no half-empty page before a tall one);
+-- tables break across pages, with compact cells whose words never hyphenate;
 -- numbers come from this filter (not typst's counters); code a little smaller so
 -- that a sha256 fits.
 local function typst_setup()
   return {
     raw("#set figure(numbering: none)"),
     raw("#show figure.where(kind: table): set block(breakable: true)"),
+    raw("#show figure.where(kind: image): set figure(placement: auto)"),
     raw("#show figure.caption: set text(size: 0.9em)"),
     raw("#set table(inset: (x: " .. (CELL_PAD / 2) .. "pt, y: 3pt))"),
     raw("#show table: set par(justify: false)"),
