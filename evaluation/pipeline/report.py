@@ -5,7 +5,8 @@ writes, into a staging copy of the Quarto project:
 
 * ``_variables.yml``: every headline number, for Quarto's ``{{< var run.key >}}``;
 * ``reports/generated/<run>/<table>.md`` and ``<figure>.md``: tables and figures as
-  Markdown snippets for ``{{< include ... >}}``;
+  Markdown snippets for ``{{< include ... >}}``, labelled ``tbl-<run>-<key>`` and
+  ``fig-<run>-<key>`` for Quarto's cross-references (``@tbl-...`` in the text);
 * ``reports/generated/provenance.md``: git SHA, data sha256, package versions,
   parameters, seeds and the rendering engine;
 * ``reports/generated/title_page.md``: the title-page block (commissioning body,
