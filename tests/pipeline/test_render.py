@@ -108,6 +108,7 @@ def test_offline_report_is_typeset_like_a_publication(tmp_path):
     from pypdf import PdfReader
 
     from evaluation.pipeline.render import _render_offline
+    from evaluation.pipeline.report import not_estimable_markdown
 
     small = pd.DataFrame({"call": ["Linea A", "Linea B"], "effect": [4.9, 3.1]})
     wide = pd.DataFrame([["matched non-applicants", "CS-DR", "turnover", 0.05, 0.01, 0.09, 221, 603, 221, 603,
@@ -116,7 +117,8 @@ def test_offline_report_is_typeset_like_a_publication(tmp_path):
     body = ("# Results\n\nAs @tbl-small and @fig-line show, with the effect read as $100\\,(e^{b}-1)$; "
             "@tbl-wide has every column.\n\n" + table_markdown(small, "Effects", "tbl-small") + "\n"
             + '![A line](line.png){#fig-line fig-alt="A rising line."}\n\n'
-            + "# Annex\n\n" + table_markdown(wide, "Every column", "tbl-wide"))
+            + "# Annex\n\n" + table_markdown(wide, "Every column", "tbl-wide")
+            + "\nThe data give no @tbl-gone.\n\n" + not_estimable_markdown("one year only.", "tbl-gone"))
     source = publication_source(tmp_path, body)
     _render_offline(tmp_path, source, tmp_path / "out")
     html = (tmp_path / "out" / "doc.html").read_text(encoding="utf-8")
@@ -125,6 +127,7 @@ def test_offline_report_is_typeset_like_a_publication(tmp_path):
     assert pdf_problems(pdf) == []
     assert '<a href="#tbl-small">Table 1</a>' in html and '<a href="#fig-line">Figure 1</a>' in html
     assert '<a href="#tbl-wide">Table 2</a>' in html and "Table 2:</strong> Every column" in html
+    assert '<a href="#tbl-gone">Table 3</a>' in html and 'class="callout-note callout"' in html
     assert "<math" in html and 'class="table-wrap"' in html and 'id="TOC"' in html
     assert landscape_pages(pdf) == 1
     text = " ".join(page.extract_text() for page in PdfReader(pdf).pages)

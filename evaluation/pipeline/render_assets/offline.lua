@@ -300,7 +300,7 @@ local function float_filter(widths_pt)
     end
     local kind = callout_kind(div)
     if kind then return callout(div, kind) end
-    if kind_of(div.identifier) then return labelled_div(div), false end
+    if kind_of(div.identifier) then return labelled_div(div) end
   end
   return filter
 end
