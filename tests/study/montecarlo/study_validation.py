@@ -22,6 +22,7 @@ import pandas as pd
 
 from evaluation.data.contract import load_study_data
 from evaluation.data.synthetic import generate
+from evaluation.methods.errors import DesignError
 from evaluation.study import impact, rd
 from evaluation.study.comparison import comparison_sample
 from evaluation.study.design import load_truth
@@ -44,9 +45,12 @@ def one_draw(seed: int) -> pd.DataFrame:
             rows += [e.as_row() for e in estimates]
         for group in LEVEL_GROUPS:
             sample = comparison_sample(data, line, group)
-            r = rd.proportional_effect(sample, truth)
-            rows.append({"line": line, "group": group, "estimator": "poisson", "outcome": rd.RD,
-                         **{k: r[k] for k in ("se", "ci_low", "ci_high", "truth")}, "att": r["estimate"]})
+            try:
+                r = rd.proportional_effect(sample, truth)
+                rows.append({"line": line, "group": group, "estimator": "poisson", "outcome": rd.RD,
+                             **{k: r[k] for k in ("se", "ci_low", "ci_high", "truth")}, "att": r["estimate"]})
+            except DesignError:  # not estimable in this draw: left out of its row's draws
+                pass
             c = impact.cost_per_job(sample, data, line, group, truth)
             rows.append({"line": line, "group": group, "estimator": "cs_dr_levels", "outcome": "jobs",
                          "att": c["jobs"], "ci_low": c["jobs_ci_low"], "ci_high": c["jobs_ci_high"],
@@ -55,6 +59,8 @@ def one_draw(seed: int) -> pd.DataFrame:
 
 
 def summarise(draws: pd.DataFrame) -> pd.DataFrame:
+    """One row per specification over the draws where it was estimated (``draws``)."""
+    draws = draws[draws["att"].notna()]
     draws = draws.assign(error=draws["att"] - draws["truth"],
                          covered=(draws["ci_low"] <= draws["truth"]) & (draws["truth"] <= draws["ci_high"]))
     keys = ["line", "group", "estimator", "outcome"]
