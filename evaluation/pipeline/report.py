@@ -136,8 +136,8 @@ def table_markdown(frame: pd.DataFrame, caption: str, label: str | None = None) 
     cite it as ``@label``."""
     headers, kinds = [], []
     for name in frame.columns:
-        label, kind = labels.column(str(name))
-        headers.append(label)
+        header, kind = labels.column(str(name))
+        headers.append(header)
         kinds.append(kind or ("number" if pd.api.types.is_numeric_dtype(frame[name]) else "text"))
 
     def cell(name: str, value: Any, kind: str) -> str:

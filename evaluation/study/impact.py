@@ -47,9 +47,9 @@ from evaluation.methods.matching import (
     propensity_score,
     trim_common_support,
 )
-from evaluation.study.comparison import comparison_sample, pre_call_covariates, treated_indicator
 from evaluation.study import formats as fmt
 from evaluation.study import labels
+from evaluation.study.comparison import comparison_sample, pre_call_covariates, treated_indicator
 from evaluation.study.design import UNBALANCED_PANEL, data_limits, outcome_frame, true_att, true_effects
 
 ESTIMATORS = ("twfe", "cs_dr", "matched_did", "ipw_did")

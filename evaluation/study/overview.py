@@ -11,7 +11,6 @@ from evaluation.data.contract import StudyData
 from evaluation.study import labels
 
 
-
 def programme_figures(data: StudyData) -> pd.DataFrame:
     """Published figure beside the same figure computed from the data.
 

@@ -22,8 +22,7 @@ import pandas as pd
 import pytest
 from linearmodels.panel import PanelOLS
 
-from evaluation.methods.estimators import DID_TERM, did_2x2, event_study, plot_event_study, twfe
-from evaluation.methods.estimators import _panel
+from evaluation.methods.estimators import DID_TERM, _panel, did_2x2, event_study, plot_event_study, twfe
 from evaluation.methods.estimators._panel import MissingValuesWarning
 from evaluation.methods.inference import FewClustersWarning
 

@@ -11,10 +11,9 @@ import pytest
 import yaml
 from publication import html_problems, landscape_pages, pdf_problems
 from pypdf import PdfReader
-
-from evaluation.data.programme import CALLS, MEMBERS_TOTAL
 from typesetting import problems, visible_text
 
+from evaluation.data.programme import CALLS, MEMBERS_TOTAL
 from evaluation.pipeline.report import flatten_headline, headline_text
 from evaluation.pipeline.runner import run_study
 
