@@ -16,6 +16,12 @@ MATH_SCRIPT = re.compile(r"<script\b[^>]*(?:mathjax|katex)|window\.MathJax\b", r
 UNRESOLVED = re.compile(r"\?@((?:tbl|fig)-[\w-]+)")
 
 
+def numbering_problems(text: str) -> list[str]:
+    """Tables and figures numbered ("Table 1", "Figure 1") and no cross-reference left unresolved."""
+    problems = [f"no '{kind} 1'" for kind in ("Table", "Figure") if not re.search(rf"\b{kind}\s+1\b", text)]
+    return problems + [f"unresolved cross-reference @{label}" for label in UNRESOLVED.findall(text)]
+
+
 def html_problems(html: str) -> list[str]:
     """Self-contained (no network resource), no math script, numbered sections,
     numbered tables and figures, every cross-reference resolved."""
@@ -24,11 +30,7 @@ def html_problems(html: str) -> list[str]:
         problems.append("math needs MathJax or KaTeX instead of MathML")
     if 'class="header-section-number"' not in html:
         problems.append("sections are not numbered")
-    for kind in ("Table", "Figure"):
-        if not re.search(rf"\b{kind}\s+1\b", html):
-            problems.append(f"no '{kind} 1'")
-    problems += [f"unresolved cross-reference @{label}" for label in UNRESOLVED.findall(html)]
-    return problems
+    return problems + numbering_problems(html)
 
 
 def pdf_problems(pdf: Path) -> list[str]:
@@ -43,11 +45,7 @@ def pdf_problems(pdf: Path) -> list[str]:
     text = "\n".join(page.extract_text() for page in reader.pages)
     if not re.search(r"^1\.?\s+\S", text, re.MULTILINE) or not re.search(r"^2\.?\s+\S", text, re.MULTILINE):
         problems.append("sections are not numbered")
-    for kind in ("Table", "Figure"):
-        if not re.search(rf"\b{kind}\s+1\b", text):
-            problems.append(f"no '{kind} 1'")
-    problems += [f"unresolved cross-reference @{label}" for label in UNRESOLVED.findall(text)]
-    return problems
+    return problems + numbering_problems(text)
 
 
 def landscape_pages(pdf: Path) -> int:
