@@ -130,6 +130,10 @@ def pretrend_tests(sample: pd.DataFrame, outcome: str, leads: int = 5, lags: int
     out = pd.DataFrame(rows)
     out["reject"] = out["p"] < alpha
     out.attrs["pre_terms"] = pre
+    terms = sorted(es.table.index[es.table.index.str.startswith("e=")], key=lambda t: int(t.split("=")[1]))
+    out.attrs["event_study"] = {"betahat": es.table.loc[terms, "estimate"].to_numpy(float),
+                                "sigma": es.vcov.loc[terms, terms].to_numpy(float), "num_pre": q,
+                                "num_post": len(terms) - q, "rel_times": [int(t.split("=")[1]) for t in terms]}
     leads_table = es.table.loc[pre, ["estimate", "se", "p"]].astype(float)
     out.attrs["leads"] = leads_table.rename_axis("term").reset_index().assign(e=[int(t.split("=")[1]) for t in pre])
     return out
@@ -507,7 +511,41 @@ def honest_did_table(sample: pd.DataFrame, outcome: str, group: str = "unsuccess
             rows.append(honest_did.original_cs(**inputs, l_vec=target).assign(target=target or "first post-period"))
         table = pd.concat(rows, ignore_index=True)
         table.attrs["breakdown"] = {r: float(honest_did.breakdown_value(**inputs, restriction=r)) for r in restrictions}
+    rel = [e for e in event.table["key"].astype(int) if e != -1]
+    table.attrs["event_study"] = {**inputs, "rel_times": rel}
     return table
+
+
+PRETREND_POWER_SOURCES = {"pretrend": "event study (TWFE, firm clusters)",
+                          "honestdid": "Callaway-Sant'Anna event study (HonestDiD's)"}
+
+
+def pretrend_power_table(tables: dict, powers=(0.5, 0.8), alpha: float = 0.05) -> pd.DataFrame:
+    """Roth's (2022) power analysis of the pre-trend tests for every event study behind
+    ``tables`` (``{"pretrend": pretrend_tests table, "honestdid": honest_did_table table}``,
+    as stacked by :func:`by_outcome`; ``None`` for one not estimated): the slope per year of
+    a linear violation that the joint Wald test and the "no significant lead" test detect
+    with each power, and the bias it implies for the first and the average post-period
+    estimate, unconditionally and given that the test passed
+    (:func:`evaluation.methods.pretrend_power.power_table`). Columns ``outcome,
+    event_study, test, power, slope, bias_first, bias_mean, bias_mean_if_passed,
+    estimate_mean``; DesignError when no event study has a pre-period estimate to test."""
+    from evaluation.methods.pretrend_power import power_table
+
+    parts = []
+    for key, source in PRETREND_POWER_SOURCES.items():
+        table = tables.get(key)
+        for outcome, attrs in ({} if table is None else table.attrs["by_outcome"]).items():
+            inputs = attrs.get("event_study")
+            if inputs is None or inputs["num_pre"] < 1 or inputs["num_post"] < 1:
+                continue
+            part = power_table(**inputs, powers=powers, alpha=alpha)
+            parts.append(part.assign(outcome=labels.OUTCOMES[outcome], event_study=source))
+    if not parts:
+        raise DesignError("no event study has both a pre-period estimate to test and a post-period estimate.")
+    cols = ["outcome", "event_study", "test", "power", "slope", "bias_first", "bias_mean", "bias_mean_if_passed",
+            "estimate_mean"]
+    return pd.concat(parts, ignore_index=True)[cols]
 
 
 def plot_honest_did_outcomes(table: pd.DataFrame, title: str = ""):
