@@ -95,7 +95,7 @@ def _sides(frame: pd.DataFrame, what: str) -> float:
     for side, mask in (("below", frame["x"] < 0), ("at or above", frame["x"] >= 0)):
         distinct = np.sort(frame.loc[mask, "x"].abs().unique())
         if len(distinct) < MIN_PROJECTS_SIDE:
-            raise DesignError(f"{what}: {int(mask.sum())} projects with data score {side} the threshold; a "
+            raise DesignError(f"{int(mask.sum())} projects with data score {side} the threshold in {what}; a "
                               f"discontinuity needs at least {MIN_PROJECTS_SIDE} on each side.")
         reach.append(distinct[MIN_PROJECTS_SIDE - 1])
     return float(max(reach)) * (1 + 1e-9)
@@ -141,7 +141,7 @@ def jump(frame: pd.DataFrame, y: str, h: float | None = None, what: str = "") ->
     try:
         r = _quiet(rdrobust, yv, xv, h=h, **kwargs)
     except Exception as err:
-        raise DesignError(f"{what or y}: rdrobust could not fit the local regressions ({err}).") from err
+        raise DesignError(f"rdrobust could not fit the local regressions of {what or y} ({err}).") from err
     inside = d[d["x"].abs() <= h]
     left, right = inside[inside["x"] < 0], inside[inside["x"] >= 0]
     se = float(r.se.loc["Robust", "Std. Err."])
@@ -172,7 +172,7 @@ def rd_table(frame: pd.DataFrame, outcomes, call: str) -> tuple[pd.DataFrame, di
         for measure in MEASURES:
             key = f"{o} {measure}"
             try:
-                res = jump(frame, f"{measure}_{o}", what=f"{call}, {labels.outcome(o)}")
+                res = jump(frame, f"{measure}_{o}", what=f"{call} ({labels.outcome(o)})")
             except DesignError as err:
                 missed[key] = str(err)
                 continue
@@ -196,7 +196,7 @@ def density_test(frame: pd.DataFrame, what: str) -> dict:
     try:
         r = _quiet(rddensity, projects["x"].to_numpy(float), c=0.0)
     except Exception as err:  # as rdrobust, a bare Exception for data it cannot fit
-        raise DesignError(f"{what}: rddensity could not estimate the density on both sides ({err}).") from err
+        raise DesignError(f"rddensity could not estimate the density of {what} on both sides ({err}).") from err
     return {"call": what, "t": float(r.test["t_jk"]), "p": float(r.test["p_jk"]),
             "h_left": float(r.h["left"]), "h_right": float(r.h["right"]),
             "projects_left": int((projects["x"] < 0).sum()), "projects_right": int((projects["x"] >= 0).sum())}
