@@ -464,6 +464,89 @@ def sensitivity(r: Results) -> str:
     return " ".join(parts)
 
 
+POWER_OUTCOMES_CS = {"twfe": "the two-way fixed-effects event study", "cs": "the Callaway-Sant'Anna event study"}
+
+
+def pretrend_power(r: Results) -> str:
+    """Per call and outcome, Roth's (2022) power analysis of the pre-tests (headline
+    ``pretrend_power.<outcome>.<twfe|cs>`` of ``robustness_linea_*``): the yearly trend the
+    "no significant lead" rule and the Wald test detect with 80% power, the bias it gives
+    the mean post-period estimate; by rule, whether that bias is at least as large as the
+    estimate (|bias| >= |estimate|: a trend the pre-test would often miss could explain it)."""
+    parts = []
+    for line in lines_in_data(r):
+        run = _line_run("robustness", line)
+        if not r.has(run):
+            continue
+        power = r.get(run, "pretrend_power")
+        if not power:
+            parts.append(not_estimable(f"The power of the pre-trend tests in Linea {line}", r.why_not(run, "pretrend_power")))
+            continue
+        for outcome, studies in power.items():
+            for key, words in POWER_OUTCOMES_CS.items():
+                e = studies.get(key)
+                if not e:
+                    continue
+                bias, est = e["bias_mean_individual_80"], e["estimate_mean"]
+                verdict = ("at least as large as the estimate itself, so a violation the pre-tests would miss one time in five "
+                           "could account for all of it" if abs(bias) >= abs(est) else
+                           "smaller than the estimate, so such a violation would explain only part of it")
+                parts.append(
+                    f"In Linea {line}, for {_outcome_word(outcome)} in {words}, the rule \"no lead significant\" detects a "
+                    f"linear pre-trend of {fmt.estimate(e['individual_50'])} log points a year half of the time and one of "
+                    f"{fmt.estimate(e['individual_80'])} with 80% probability (joint Wald test: {fmt.estimate(e['wald_50'])} and "
+                    f"{fmt.estimate(e['wald_80'])}). The latter would shift the mean post-period estimate by "
+                    f"{fmt.estimate(bias)} ({fmt.estimate(e['bias_if_passed_individual_80'])} on average in the samples that pass "
+                    f"the pre-test), {verdict} ({fmt.estimate(est)}).")
+    return " ".join(parts)
+
+
+DISCONTINUITY_RUN = "discontinuity_all"
+DISCONTINUITY_CALLS = {"linea_a": "Linea A", "linea_b": "Linea B", "pooled": "both calls pooled"}
+
+
+def discontinuity(r: Results) -> str:
+    """The jump at the funding threshold per call and pooled (headline of
+    ``discontinuity_all``): estimate and robust interval of the change in each headline
+    outcome, by rule above/below zero or including it; the window's projects; the jump
+    detectable with 80% power; the continuity check of the pre-call level and the
+    density test (p < 0.05: "jumps", else "no evidence"); the truth on synthetic data."""
+    run = DISCONTINUITY_RUN
+    if not r.has(run):
+        return not_estimable("The regression discontinuity", r.why_not(run, "rd_estimates"))
+    parts = []
+    for key, name in DISCONTINUITY_CALLS.items():
+        entry = r.get(run, key)
+        if not entry:
+            continue
+        for outcome in OUTCOMES:
+            e = entry.get(outcome)
+            if not e:
+                continue
+            side = "above zero" if e["ci_low"] > 0 else "below zero" if e["ci_high"] < 0 else "an interval that includes zero"
+            text = (f"For {name}, the jump in the change of log {OUTCOMES[outcome]} at the threshold is {fmt.estimate(e['estimate'])} "
+                    f"log points (robust 95% interval {fmt.estimate(e['ci_low'])} to {fmt.estimate(e['ci_high'])}, {side}), from "
+                    f"{fmt.count(e['projects_left'])} projects below and {fmt.count(e['projects_right'])} at or above it within "
+                    f"{fmt.number(e['h'])} points ({fmt.count(e['firms_left'])} and {fmt.count(e['firms_right'])} firm applications); "
+                    f"only a jump of {fmt.estimate(e['mde80'])} log points or more would be detected with 80% probability.")
+            if "continuity_p" in e:
+                text += (" The pre-call level " + ("jumps at the threshold too (" if e["continuity_p"] < 0.05 else
+                         "shows no jump at the threshold (") + fmt.p_value(e["continuity_p"]) + ").")
+            if "truth" in e:
+                text += (f" The true effect of the funded projects near the threshold is {fmt.estimate(e['truth'])}, "
+                         + ("inside" if e.get("covered") else "outside") + " the interval.")
+            parts.append(text)
+        if "density_p" in entry:
+            parts.append(f"The density of the scores of {name} " + ("jumps at the threshold, a sign that scores may have been "
+                         "pushed over it" if entry["density_p"] < 0.05 else "shows no evidence of a jump at the threshold")
+                         + f" ({fmt.p_value(entry['density_p'])}).")
+    for what, reason in r.number(run, "not_estimable", {}).items():
+        parts.append(not_estimable(what, reason))
+    if not parts:
+        return not_estimable("The regression discontinuity", r.why_not(run, "rd_estimates"))
+    return " ".join(parts)
+
+
 def observatory(r: Results) -> str:
     """How many of the Observatory's points the data can answer, the verdicts' counts (set
     by rule in ``evaluation.study.observatory``), and the sources' two dates of the poles' creation."""
@@ -699,6 +782,8 @@ SNIPPETS: dict[str, Callable[[Results], str]] = {
     "pole_clustering": pole_clustering,
     "robustness": robustness,
     "sensitivity": sensitivity,
+    "pretrend_power": pretrend_power,
+    "discontinuity": discontinuity,
     "observatory": observatory,
     "pilots": pilots,
     "validation": validation,

@@ -127,6 +127,18 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "delta": ("restriction", "text"), "M": ("M-bar or M", "number"), "target": ("target", "text"),
     "term": ("comparison", "text"), "type": ("type", "text"), "treated": ("treated cohort", "year"),
     "control": ("comparison cohort", "year"), "weight": ("weight", "estimate"),
+    # regression discontinuity at the funding threshold
+    "call": ("call", "text"), "h": ("bandwidth, points", "number"), "h_mse": ("MSE-optimal bandwidth, points", "number"),
+    "bandwidth": ("bandwidth", "text"), "design": ("design", "text"), "factor": ("bandwidth factor", "number"),
+    "projects_left": ("projects below", "count"), "projects_right": ("projects at or above", "count"),
+    "firms_left": ("firms below", "count"), "firms_right": ("firms at or above", "count"),
+    "mde80": ("jump detectable with 80% power", "estimate"), "t": ("t", "estimate"),
+    "h_left": ("bandwidth below, points", "number"), "h_right": ("bandwidth above, points", "number"),
+    # power of the pre-trend tests (Roth 2022)
+    "event_study": ("event study", "text"), "power": ("power", "number"), "slope": ("trend per year", "estimate"),
+    "bias_first": ("bias, first post year", "estimate"), "bias_mean": ("bias, mean of post years", "estimate"),
+    "bias_mean_if_passed": ("bias if the pre-test passed", "estimate"),
+    "estimate_mean": ("estimate, mean of post years", "estimate"),
     # programme and pilots
     "matches": ("matches", "bool"), "pre_periods": ("pre-call years", "count"), "post_periods": ("years after", "count"),
     "participants_per_call": ("participants per call", "count"), "mde_percent": ("MDE, %", "percent"),
@@ -142,7 +154,8 @@ VALUES: dict[str, dict[str, str]] = {
     "method": {"Original": "original interval", "C-LF": "conditional least favourable (C-LF)",
                "FLCI": "fixed-length interval (FLCI)"},
     "dropped": {"none": "none (all poles)"},
-    "test": {"att_gt pre-test": "Callaway-Sant'Anna pre-test (R did)"},
+    "test": {"att_gt pre-test": "Callaway-Sant'Anna pre-test (R did)", "wald": "joint Wald test of the leads",
+             "individual": "no lead significant"},
     "control": {"never": "never treated"},
 }
 """Codes in text columns, by column."""

@@ -225,3 +225,37 @@ def test_observatory_counts_verdicts_and_notes_the_two_creation_dates():
     assert "2008 in the Observatory's presentation" in text and "2009 in the Region's report" in text
     run["numbers"]["poles_created"] = {"seed_000": 2009, "seed_001": 2009}
     assert "date the poles' creation differently" not in narrative.observatory(results(observatory_all=run))
+
+
+def _rd_entry(low: float, high: float, continuity_p: float = 0.5) -> dict:
+    return {"estimate": (low + high) / 2, "ci_low": low, "ci_high": high, "p": 0.3, "mde80": 0.8, "h": 6.0,
+            "projects_left": 11, "projects_right": 12, "firms_left": 30, "firms_right": 25, "continuity_p": continuity_p}
+
+
+def test_discontinuity_sentences_follow_the_intervals_and_the_tests():
+    run = {"headline": {"linea_a": {"turnover_eur": _rd_entry(-0.5, 0.6), "density_p": 0.4},
+                        "linea_b": {"turnover_eur": _rd_entry(0.1, 0.6, continuity_p=0.01), "density_p": 0.01}},
+           "numbers": {"not_estimable": {"Linea B, employment (change from before the call to after)": "4 projects with data score below the threshold in Linea B."}}}
+    text = narrative.discontinuity(results(discontinuity_all=run))
+    a, b = text.split("For Linea B")
+    assert "includes zero" in a and "no evidence of a jump" in a and "shows no jump" in a
+    assert "above zero" in b and "pushed over it" in b and "jumps at the threshold too" in b
+    assert "not estimable with these data (4 projects with data score below the threshold in Linea B)" in text
+    assert "true effect" not in text  # no truth on real data
+    run["headline"]["linea_a"]["turnover_eur"].update(truth=0.9, covered=False)
+    assert "outside the interval" in narrative.discontinuity(results(discontinuity_all=run))
+    assert "not estimable" in narrative.discontinuity(results())
+
+
+def test_pretrend_power_says_whether_a_missed_trend_could_explain_the_estimate():
+    def run(bias: float, estimate: float) -> dict:
+        e = {"wald_50": 0.01, "wald_80": 0.02, "individual_50": 0.012, "individual_80": 0.025,
+             "bias_mean_wald_80": bias, "bias_mean_individual_80": bias, "bias_if_passed_individual_80": bias / 2,
+             "estimate_mean": estimate}
+        return {"headline": {"pretrend_power": {"turnover_eur": {"cs": e}}}}
+    big = narrative.pretrend_power(results(robustness_linea_a=run(0.08, 0.05)))
+    assert "could account for all of it" in big and "Callaway-Sant'Anna" in big and "Linea A" in big
+    small = narrative.pretrend_power(results(robustness_linea_a=run(0.01, 0.05)))
+    assert "only part of it" in small
+    missing = narrative.pretrend_power(results(robustness_linea_a={"headline": {}, "not_estimable": {"pretrend_power": "no leads."}}))
+    assert "not estimable with these data (no leads)" in missing
