@@ -482,7 +482,8 @@ def pretrend_power(r: Results) -> str:
         if not power:
             parts.append(not_estimable(f"The power of the pre-trend tests in Linea {line}", r.why_not(run, "pretrend_power")))
             continue
-        for outcome, studies in power.items():
+        for outcome in [*(o for o in OUTCOMES if o in power), *sorted(set(power) - set(OUTCOMES))]:
+            studies = power[outcome]
             for key, words in POWER_OUTCOMES_CS.items():
                 e = studies.get(key)
                 if not e:
@@ -493,11 +494,11 @@ def pretrend_power(r: Results) -> str:
                            "smaller than the estimate, so such a violation would explain only part of it")
                 parts.append(
                     f"In Linea {line}, for {_outcome_word(outcome)} in {words}, the rule \"no lead significant\" detects a "
-                    f"linear pre-trend of {fmt.estimate(e['individual_50'])} log points a year half of the time and one of "
-                    f"{fmt.estimate(e['individual_80'])} with 80% probability (joint Wald test: {fmt.estimate(e['wald_50'])} and "
-                    f"{fmt.estimate(e['wald_80'])}). The latter would shift the mean post-period estimate by "
-                    f"{fmt.estimate(bias)} ({fmt.estimate(e['bias_if_passed_individual_80'])} on average in the samples that pass "
-                    f"the pre-test), {verdict} ({fmt.estimate(est)}).")
+                    f"linear pre-trend of {fmt.number(e['individual_50'])} log points a year half of the time and one of "
+                    f"{fmt.number(e['individual_80'])} with 80% probability (joint Wald test: {fmt.number(e['wald_50'])} and "
+                    f"{fmt.number(e['wald_80'])}). The latter would shift the mean post-period estimate by "
+                    f"{fmt.number(bias)} ({fmt.number(e['bias_if_passed_individual_80'])} on average in the samples that pass "
+                    f"the pre-test), {verdict} ({fmt.number(est)}).")
     return " ".join(parts)
 
 
@@ -506,7 +507,7 @@ DISCONTINUITY_CALLS = {"linea_a": "Linea A", "linea_b": "Linea B", "pooled": "bo
 
 
 def discontinuity(r: Results) -> str:
-    """The jump at the funding threshold per call and pooled (headline of
+    """The jump at the funding threshold (headline ``threshold``) per call and pooled (headline of
     ``discontinuity_all``): estimate and robust interval of the change in each headline
     outcome, by rule above/below zero or including it; the window's projects; the jump
     detectable with 80% power; the continuity check of the pre-call level and the
@@ -514,7 +515,8 @@ def discontinuity(r: Results) -> str:
     run = DISCONTINUITY_RUN
     if not r.has(run):
         return not_estimable("The regression discontinuity", r.why_not(run, "rd_estimates"))
-    parts = []
+    parts = [f"The threshold is {fmt.number(r.get(run, 'threshold'))} points; each window holds at least "
+             f"{fmt.number(r.get(run, 'min_projects_side'))} projects on each side."]
     for key, name in DISCONTINUITY_CALLS.items():
         entry = r.get(run, key)
         if not entry:
@@ -524,17 +526,18 @@ def discontinuity(r: Results) -> str:
             if not e:
                 continue
             side = "above zero" if e["ci_low"] > 0 else "below zero" if e["ci_high"] < 0 else "an interval that includes zero"
-            text = (f"For {name}, the jump in the change of log {OUTCOMES[outcome]} at the threshold is {fmt.estimate(e['estimate'])} "
-                    f"log points (robust 95% interval {fmt.estimate(e['ci_low'])} to {fmt.estimate(e['ci_high'])}, {side}), from "
+            text = (f"For {name}, the jump in the change of log {OUTCOMES[outcome]} at the threshold is {fmt.number(e['estimate'])} "
+                    f"log points (robust 95% interval {fmt.number(e['ci_low'])} to {fmt.number(e['ci_high'])}, {side}), from "
                     f"{fmt.count(e['projects_left'])} projects below and {fmt.count(e['projects_right'])} at or above it within "
                     f"{fmt.number(e['h'])} points ({fmt.count(e['firms_left'])} and {fmt.count(e['firms_right'])} firm applications); "
-                    f"only a jump of {fmt.estimate(e['mde80'])} log points or more would be detected with 80% probability.")
+                    f"only a jump of {fmt.number(e['mde80'])} log points or more would be detected with 80% probability.")
             if "continuity_p" in e:
                 text += (" The pre-call level " + ("jumps at the threshold too (" if e["continuity_p"] < 0.05 else
                          "shows no jump at the threshold (") + fmt.p_value(e["continuity_p"]) + ").")
             if "truth" in e:
-                text += (f" The true effect of the funded projects near the threshold is {fmt.estimate(e['truth'])}, "
-                         + ("inside" if e.get("covered") else "outside") + " the interval.")
+                inside = e["ci_low"] <= e["truth"] <= e["ci_high"]
+                text += (f" The true effect of the funded projects near the threshold is {fmt.number(e['truth'])}, "
+                         + ("inside" if inside else "outside") + " the interval.")
             parts.append(text)
         if "density_p" in entry:
             parts.append(f"The density of the scores of {name} " + ("jumps at the threshold, a sign that scores may have been "
@@ -542,7 +545,7 @@ def discontinuity(r: Results) -> str:
                          + f" ({fmt.p_value(entry['density_p'])}).")
     for what, reason in r.number(run, "not_estimable", {}).items():
         parts.append(not_estimable(what, reason))
-    if not parts:
+    if len(parts) == 1:
         return not_estimable("The regression discontinuity", r.why_not(run, "rd_estimates"))
     return " ".join(parts)
 
