@@ -86,6 +86,8 @@ def slope_for_power(target: float, d_pre, sigma_pre, test: str = "individual", a
     sigma_pre = np.asarray(sigma_pre, dtype=float)
     d_pre = np.asarray(d_pre, dtype=float)
     hi = float(np.sqrt(np.max(np.diag(sigma_pre)))) / max(np.min(np.abs(d_pre)), 1.0)
+    if not hi > 0:
+        raise ValueError("the pre-period estimates need positive variances")
     while power(hi, d_pre, sigma_pre, test, alpha, **kwargs) < target:
         hi *= 2
     return float(optimize.brentq(lambda g: power(g, d_pre, sigma_pre, test, alpha, **kwargs) - target,

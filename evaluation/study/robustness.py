@@ -532,17 +532,22 @@ def pretrend_power_table(tables: dict, powers=(0.5, 0.8), alpha: float = 0.05) -
     estimate_mean``; DesignError when no event study has a pre-period estimate to test."""
     from evaluation.methods.pretrend_power import power_table
 
-    parts = []
+    parts, failed = [], []
     for key, source in PRETREND_POWER_SOURCES.items():
         table = tables.get(key)
         for outcome, attrs in ({} if table is None else table.attrs["by_outcome"]).items():
             inputs = attrs.get("event_study")
             if inputs is None or inputs["num_pre"] < 1 or inputs["num_post"] < 1:
                 continue
-            part = power_table(**inputs, powers=powers, alpha=alpha)
+            try:
+                part = power_table(**inputs, powers=powers, alpha=alpha)
+            except (ValueError, np.linalg.LinAlgError) as err:  # a singular or zero covariance of the leads
+                failed.append(f"{source}, {labels.OUTCOMES[outcome]}: {err}")
+                continue
             parts.append(part.assign(outcome=labels.OUTCOMES[outcome], event_study=source))
     if not parts:
-        raise DesignError("no event study has both a pre-period estimate to test and a post-period estimate.")
+        raise DesignError("no event study has both a pre-period estimate to test and a post-period estimate"
+                          + (" with a usable covariance (" + "; ".join(failed) + ")" if failed else "") + ".")
     cols = ["outcome", "event_study", "test", "power", "slope", "bias_first", "bias_mean", "bias_mean_if_passed",
             "estimate_mean"]
     return pd.concat(parts, ignore_index=True)[cols]

@@ -200,3 +200,27 @@ def test_outcome_summary_breakdown_status():
     assert summary["turnover_eur"] == {"breakdown_rm": 0.72, "breakdown_sd": None,
                                        "breakdown_status": {"rm": "value", "sd": "beyond_range"}}
     assert summary["employees"] == {"breakdown_rm": None, "breakdown_status": {"rm": "not_significant"}}
+
+
+def test_pretrend_power_table_skips_what_it_cannot_use():
+    """Roth's power analysis needs a pre- and a post-period estimate and an invertible
+    covariance of the leads; otherwise the table says why it is empty."""
+    import numpy as np
+    import pandas as pd
+
+    from evaluation.methods.errors import DesignError
+    from evaluation.study import robustness
+
+    def stacked(inputs):
+        t = pd.DataFrame({"outcome": ["turnover"]})
+        t.attrs["by_outcome"] = {"turnover_eur": {"event_study": inputs}}
+        return t
+
+    good = {"betahat": np.array([0.0, 0.1]), "sigma": np.diag([0.01, 0.01]), "num_pre": 1, "num_post": 1, "rel_times": [-2, 0]}
+    table = robustness.pretrend_power_table({"pretrend": stacked(good), "honestdid": None})
+    assert set(table["test"]) == {"wald", "individual"} and (table["slope"] > 0).all()
+    singular = {**good, "sigma": np.zeros((2, 2))}
+    with pytest.raises(DesignError, match="usable covariance"):
+        robustness.pretrend_power_table({"pretrend": stacked(singular), "honestdid": None})
+    with pytest.raises(DesignError, match="no event study"):
+        robustness.pretrend_power_table({"pretrend": stacked({**good, "num_pre": 0}), "honestdid": None})
