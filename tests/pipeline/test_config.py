@@ -34,7 +34,7 @@ def test_the_project_study_file_is_valid():
         "overview.all", "first_did.linea_a", "first_did.linea_b",
         "main.unsuccessful", "main.matched", "main.not_yet",
         "heterogeneity.linea_a", "heterogeneity.linea_b",
-        "robustness.linea_a", "robustness.linea_b", "observatory.all",
+        "robustness.linea_a", "robustness.linea_b", "observatory.all", "discontinuity.all",
     ]
     assert config.data.dir == ROOT / "data" / "default"
     assert config.report.evaluator and config.report.status is None  # the status follows the data
