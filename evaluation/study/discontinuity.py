@@ -95,8 +95,9 @@ def _sides(frame: pd.DataFrame, what: str) -> float:
     for side, mask in (("below", frame["x"] < 0), ("at or above", frame["x"] >= 0)):
         distinct = np.sort(frame.loc[mask, "x"].abs().unique())
         if len(distinct) < MIN_PROJECTS_SIDE:
-            raise DesignError(f"{int(mask.sum())} projects with data score {side} the threshold in {what}; a "
-                              f"discontinuity needs at least {MIN_PROJECTS_SIDE} on each side.")
+            raise DesignError(f"{int(mask.sum())} projects with data, with {len(distinct)} distinct scores, score {side} "
+                              f"the threshold in {what}; a discontinuity needs at least {MIN_PROJECTS_SIDE} distinct "
+                              "scores on each side.")
         reach.append(distinct[MIN_PROJECTS_SIDE - 1])
     return float(max(reach)) * (1 + 1e-9)
 

@@ -235,12 +235,12 @@ def _rd_entry(low: float, high: float, continuity_p: float = 0.5) -> dict:
 def test_discontinuity_sentences_follow_the_intervals_and_the_tests():
     run = {"headline": {"threshold": 60.0, "min_projects_side": 10, "linea_a": {"turnover_eur": _rd_entry(-0.5, 0.6), "density_p": 0.4},
                         "linea_b": {"turnover_eur": _rd_entry(0.1, 0.6, continuity_p=0.01), "density_p": 0.01}},
-           "numbers": {"not_estimable": {"Linea B, employment (change from before the call to after)": "4 projects with data score below the threshold in Linea B."}}}
+           "numbers": {"not_estimable": {"Linea B, employment (change from before the call to after)": "4 projects with data, with 4 distinct scores, score below the threshold in Linea B."}}}
     text = narrative.discontinuity(results(discontinuity_all=run))
     a, b = text.split("For Linea B")
     assert "includes zero" in a and "no evidence of a jump" in a and "shows no jump" in a
     assert "above zero" in b and "pushed over it" in b and "jumps at the threshold too" in b
-    assert "not estimable with these data (4 projects with data score below the threshold in Linea B)" in text
+    assert "not estimable with these data (4 projects with data, with 4 distinct scores, score below the threshold in Linea B)" in text
     assert "true effect" not in text  # no truth on real data
     run["headline"]["linea_a"]["turnover_eur"].update(truth=0.9)
     assert "outside the interval" in narrative.discontinuity(results(discontinuity_all=run))

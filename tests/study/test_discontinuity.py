@@ -41,7 +41,7 @@ def test_no_jump_no_detection_and_continuity_check_passes():
 def test_too_few_projects_on_one_side_is_not_estimable():
     frame = _projects(np.random.default_rng(1))
     few = pd.concat([frame[frame["x"] >= 0], frame[frame["x"] < 0].head(dc.MIN_PROJECTS_SIDE - 1)])
-    with pytest.raises(DesignError, match="at least 10 on each side"):
+    with pytest.raises(DesignError, match="at least 10 distinct scores on each side"):
         dc.jump(few, "y", what="Linea B")
     with pytest.raises(DesignError, match="Linea B"):
         dc.density_test(few, "Linea B")
