@@ -249,24 +249,28 @@ def pre_call_covariates(
     first, last = pre_years if pre_years is not None else pre_call_window(sample)
     if first > last:
         raise DesignError(f"the panel has no year before the call ({first}-{last}), so there are no pre-call characteristics.")
-    firms = sample.groupby("firm_id", sort=True)
-    out = pd.DataFrame(index=firms.size().index)
+    # Grouped by integer codes in firm_id order (hashing the strings is most of the cost at scale).
+    codes, firm_ids = pd.factorize(sample["firm_id"], sort=True)
+    firms = sample.groupby(codes, sort=True)
+    out = pd.DataFrame(index=pd.Index(firm_ids, name="firm_id"))
     treated = treated_indicator(sample)
     for column in CATEGORICAL_COVARIATES:
-        values = firms[column].first().fillna("missing").astype(str)
+        values = firms[column].first().set_axis(out.index).fillna("missing").astype(str)
         counts = pd.crosstab(values, treated).reindex(columns=[0, 1], fill_value=0).min(axis=1)
         values = values.where(~values.isin(counts.index[counts < min_level_count]), "other")
         if values.nunique() > 1:
             out[column] = values
-    pre = sample[(sample["year"] >= first) & (sample["year"] <= last)]
+    in_window = ((sample["year"] >= first) & (sample["year"] <= last)).to_numpy()
+    pre = sample.loc[in_window, ["year", *(f"log_{o}" for o in outcomes)]].assign(_firm=codes[in_window])
     for outcome in outcomes:
-        observed = pre.loc[pre[f"log_{outcome}"].notna(), ["firm_id", "year", f"log_{outcome}"]]
-        by_firm = observed.sort_values(["firm_id", "year"]).groupby("firm_id")
+        observed = pre.loc[pre[f"log_{outcome}"].notna(), ["_firm", "year", f"log_{outcome}"]]
+        by_firm = observed.sort_values(["_firm", "year"]).groupby("_firm")
         ends = by_firm.agg(
             y0=(f"log_{outcome}", "first"), y1=(f"log_{outcome}", "last"),
             t0=("year", "first"), t1=("year", "last"),
         )
         span = (ends["t1"] - ends["t0"]).where(ends["t1"] > ends["t0"])
-        out[f"pre_mean_log_{outcome}"] = by_firm[f"log_{outcome}"].mean().reindex(out.index)
-        out[f"pre_growth_log_{outcome}"] = ((ends["y1"] - ends["y0"]) / span).reindex(out.index)
+        positions = pd.RangeIndex(len(firm_ids))
+        out[f"pre_mean_log_{outcome}"] = by_firm[f"log_{outcome}"].mean().reindex(positions).to_numpy()
+        out[f"pre_growth_log_{outcome}"] = ((ends["y1"] - ends["y0"]) / span).reindex(positions).to_numpy()
     return out

@@ -160,20 +160,28 @@ def _firm_counts(frame: pd.DataFrame) -> tuple[int, int]:
     return int((ever == 1).sum()), int((ever == 0).sum())
 
 
+def cs_covariates(sample: pd.DataFrame) -> pd.DataFrame:
+    """The covariates of ``cs_dr`` (``CS_COVARIATES``, by firm) of a comparison sample."""
+    return pre_call_covariates(sample, outcomes=("turnover_eur", "employees"))[list(CS_COVARIATES)]
+
+
 def estimate(sample: pd.DataFrame, line: str, group: str, outcome: str, estimator: str,
-             weights: Weights | None, truth: pd.DataFrame | None, balanced: bool = not UNBALANCED_PANEL) -> Estimate:
+             weights: Weights | None, truth: pd.DataFrame | None, balanced: bool = not UNBALANCED_PANEL,
+             covariates: pd.DataFrame | None = None) -> Estimate:
     """One ATT (log points) with its firm-clustered 95% interval. ``balanced`` drops
     firms not observed every year from the Callaway-Sant'Anna estimate (else R
-    ``did``'s unbalanced-panel estimator uses them)."""
+    ``did``'s unbalanced-panel estimator uses them). ``covariates``: ``cs_covariates(sample)``
+    if already computed (computed here when None)."""
     frame = outcome_frame(sample, outcome)
     with data_limits(f"{labels.estimator(estimator, short=True)} estimate of {labels.OUTCOMES[outcome]}"):
-        return _estimate(frame, sample, line, group, outcome, estimator, weights, truth, balanced)
+        return _estimate(frame, sample, line, group, outcome, estimator, weights, truth, balanced, covariates)
 
 
-def _estimate(frame, sample, line, group, outcome, estimator, weights, truth, balanced) -> Estimate:
+def _estimate(frame, sample, line, group, outcome, estimator, weights, truth, balanced, covariates) -> Estimate:
     y = f"log_{outcome}"
     if estimator == "cs_dr":
-        covariates = pre_call_covariates(sample, outcomes=("turnover_eur", "employees"))[list(CS_COVARIATES)]
+        if covariates is None:
+            covariates = cs_covariates(sample)
         available = [c for c in CS_COVARIATES if covariates[c].notna().any()]  # an outcome never reported is left out
         if not available:
             raise DesignError("no firm reports turnover or employment before the call, the covariates of the doubly robust estimator.")
@@ -225,6 +233,12 @@ def estimate_line(data: StudyData, line: str, group: str, outcomes: list[str], e
         except (DesignError, SeparationError) as err:
             score_problem = f"no propensity score: {err}"
     usable = [e for e in estimators if group != "not_yet" or e not in SCORE_ESTIMATORS]
+    covariates = None
+    if "cs_dr" in usable:
+        try:
+            covariates = cs_covariates(sample)  # once for every outcome
+        except DesignError:
+            pass  # each cs_dr estimate then meets the same error and reports it
     rows = []
     for o in outcomes:
         for e in usable:
@@ -232,7 +246,7 @@ def estimate_line(data: StudyData, line: str, group: str, outcomes: list[str], e
                 rows.append(Estimate.not_estimable(line, group, o, e, score_problem))
                 continue
             try:
-                rows.append(estimate(sample, line, group, o, e, weights, truth, balanced))
+                rows.append(estimate(sample, line, group, o, e, weights, truth, balanced, covariates))
             except DesignError as err:
                 rows.append(Estimate.not_estimable(line, group, o, e, str(err)))
     return rows, weights
@@ -342,7 +356,7 @@ def cost_per_job(sample: pd.DataFrame, data: StudyData, line: str, group: str = 
     ``true_cost_per_job_eur = G / true_jobs``.
     """
     frame = outcome_frame(sample, "employees")
-    covariates = pre_call_covariates(sample, outcomes=("turnover_eur", "employees"))[list(CS_COVARIATES)]
+    covariates = cs_covariates(sample)
     available = [c for c in CS_COVARIATES if covariates[c].notna().any()]
     if not available:
         raise DesignError("no firm reports turnover or employment before the call, the covariates of the doubly robust estimator.")

@@ -134,6 +134,20 @@ def test_pre_call_covariates_by_hand(samples):
         propensity_score(matched, treated_indicator(samples[("B", "matched")]))
 
 
+def test_pre_call_covariates_follow_the_firm_ids_in_any_row_order(samples):
+    """Grouping by integer codes gives each firm its own values, in sorted firm_id order,
+    whatever the order of the rows."""
+    sample = samples[("B", "matched")]
+    expected = pre_call_covariates(sample)
+    shuffled = sample.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    got = pre_call_covariates(shuffled)
+    assert got.index.is_monotonic_increasing and got.index.name == "firm_id"
+    pd.testing.assert_frame_equal(got, expected, check_exact=False, rtol=1e-13)
+    firm = expected.index[len(expected) // 2]
+    rows = sample[(sample["firm_id"] == firm) & (sample["year"] <= 2016)]  # Linea B call 2017
+    assert got.loc[firm, "pre_mean_log_employees"] == pytest.approx(rows["log_employees"].mean())
+
+
 def _pipeline(sample):
     # firms without R&D have no log R&D, and every applicant does R&D: leave R&D out
     cov = pre_call_covariates(sample)

@@ -33,6 +33,23 @@ def test_truth_inside_the_main_specification_interval(study, line, group):
         assert e.ci_low <= e.truth <= e.ci_high, e
 
 
+def test_estimate_line_computes_the_cs_covariates_once(study, monkeypatch):
+    """Every outcome's cs_dr estimate reuses one computation of the covariates, with the
+    same estimates as computing them for each."""
+    data, truth = study
+    calls = []
+    original = impact.pre_call_covariates
+    monkeypatch.setattr(impact, "pre_call_covariates", lambda *a, **k: calls.append(1) or original(*a, **k))
+    outcomes = ["turnover_eur", "employees", "value_added_eur"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        estimates, _ = impact.estimate_line(data, "A", "unsuccessful", outcomes, ["cs_dr"], truth, seed=1)
+        sample = comparison_sample(data, "A", "unsuccessful")
+        each = [impact.estimate(sample, "A", "unsuccessful", o, "cs_dr", None, truth) for o in outcomes]
+    assert len(calls) == 1 + len(outcomes)
+    assert [e.as_row() for e in estimates] == [e.as_row() for e in each]
+
+
 def test_line_difference_of_independent_estimates():
     a = impact.Estimate("A", "g", "y", "cs_dr", 0.05, 0.03, 0, 0, 0, 1, 1, None)
     b = impact.Estimate("B", "g", "y", "cs_dr", 0.01, 0.04, 0, 0, 0, 1, 1, None)
