@@ -27,7 +27,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from peers import peer_python, run_guarded  # benchmarks/peers.py (this folder is on sys.path when run as a script)
 
 HERE = Path(__file__).resolve().parent

@@ -35,7 +35,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
 from peers import peer_python  # benchmarks/peers.py (this folder is on sys.path when run as a script)
 
 HERE = Path(__file__).resolve().parent
