@@ -15,6 +15,7 @@ import pandas as pd
 from evaluation.methods.errors import DesignError
 from evaluation.methods.power import PanelMoments, design_mde, recommended_design
 from evaluation.methods.results import percent
+from evaluation.study import labels
 from evaluation.study.design import outcome_frame
 from evaluation.study.observatory import PILOT_INDICATORS
 
@@ -41,7 +42,7 @@ def panel_moments(sample: pd.DataFrame, outcome: str, max_lag: int = 5, untreate
     years = wide.columns.to_numpy()
     sigma2 = float((resid**2).sum() / (len(resid) - len(years)))
     if not np.isfinite(sigma2) or sigma2 <= 0:
-        raise DesignError(f"panel_moments: no variation in {y}")
+        raise DesignError(f"log {labels.outcome(outcome)} does not vary within years, so it has no variance to plan a pilot on")
     values = wide.to_numpy()
     autocov = {0: sigma2}
     for k in range(1, len(years)):
@@ -109,7 +110,7 @@ def pilot_plan(moments: PanelMoments, participants_per_call: int = 30, target_pe
     assumed; ``DesignError`` when the estimated autocorrelation reaches 1."""
     if moments.autocorr.iloc[1:].max() >= 1:
         raise DesignError(
-            f"the year-to-year correlation of log {moments.outcome} is estimated at up to "
+            f"the year-to-year correlation of log {labels.outcome(moments.outcome)} is estimated at up to "
             f"{moments.autocorr.iloc[1:].max():.2f}, at or above 1 (as for a random walk), so these data do not give the "
             "stationary covariance the minimum detectable effect rests on.")
     rows = []

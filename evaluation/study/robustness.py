@@ -215,8 +215,8 @@ def placebo_dates(sample: pd.DataFrame, outcome: str, shift: int = 2,
     drop = (placebo > 0) & (placebo <= first_year)
     frame = frame.assign(_placebo_cohort=placebo)[~drop]
     if not (frame["_placebo_cohort"] > 0).any():
-        raise DesignError(f"placebo_dates: no funded firm has a placebo start after {first_year} "
-                          f"with shift={shift}; the panel has too few years before {first_start}")
+        raise DesignError(f"no funded firm has a placebo start after {first_year} with a shift of {shift} years; "
+                          f"the panel has too few years before {first_start}")
     with data_limits("placebo start dates"):
         rows = _placebo_estimates(frame, y, "_placebo_cohort", estimators)
     out = pd.DataFrame([{"check": f"placebo date (start - {shift})", **r} for r in rows])
@@ -249,7 +249,7 @@ def placebo_outcome(sample: pd.DataFrame, outcome: str, lag: int = 3,
     frame = frame.merge(lagged, on=[UNIT, TIME], how="inner")
     frame = frame[frame[TIME] < first_start + lag].drop(columns=[y]).rename(columns={"_lagged": y})
     if frame.empty or not (frame[COHORT] > 0).any():
-        raise DesignError(f"placebo_outcome: no years with a {lag}-year lag before {first_start + lag}")
+        raise DesignError(f"no years with a {lag}-year lag before {first_start + lag} for the placebo outcome")
     with data_limits("placebo outcome"):
         rows = _placebo_estimates(frame, y, COHORT, estimators)
     out = pd.DataFrame([{"check": f"placebo outcome ({labels.OUTCOMES[outcome]} {lag} years earlier)", **r} for r in rows])

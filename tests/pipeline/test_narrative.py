@@ -210,10 +210,12 @@ def test_the_recorded_monte_carlo_is_the_one_the_report_reads():
     root = Path(__file__).resolve().parents[2]
     mc = narrative.read_montecarlo(root / "reports" / narrative.MONTECARLO_FILE)
     rows = [line.strip("|").split("|") for line in (root / mc["source"]).read_text().splitlines() if line.startswith("| A") or line.startswith("| B")]
-    assert len(rows) == len(mc["rows"]) == 40
+    # 2 calls x (4 estimators x 2 groups + 2 on not-yet-treated) x 2 outcomes = 40 log-outcome rows,
+    # plus 2 calls x 2 groups x (Poisson R&D, jobs created) = 8 (study_validation.py)
+    assert len(rows) == len(mc["rows"]) == 48
     for cells, row in zip(rows, mc["rows"]):
         assert [c.strip() for c in cells[:4]] == [row["line"], row["group"], row["estimator"], row["outcome"]]
-        assert float(cells[-1]) == row["coverage"] and float(cells[6]) == row["bias"]
+        assert float(cells[9]) == row["coverage"] and float(cells[6]) == row["bias"] and cells[10].strip() == row["unit"]
 
 
 def test_observatory_counts_verdicts_and_notes_the_two_creation_dates():
