@@ -90,8 +90,8 @@ def _pretest(att, IF, groups, times, se, cluster) -> dict[str, Any]:
     if pre.size == 0:
         return {"W": None, "df": 0, "p": None, "note": "no pre-treatment ATT(g,t)"}
     n = IF.shape[0]
-    psi = _cluster_sums(IF, cluster)
-    V = (psi.T @ psi / n)[np.ix_(pre, pre)]
+    psi = _cluster_sums(IF[:, pre], cluster)
+    V = psi.T @ psi / n
     if 1.0 / np.linalg.cond(V) <= np.finfo(float).eps:
         return {"W": None, "df": int(pre.size), "p": None, "note": "singular covariance"}
     a = att[pre]

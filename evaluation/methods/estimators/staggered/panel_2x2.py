@@ -76,10 +76,11 @@ def _did_2x2(method: str, dy, D, X, w, pscore=None, ols=None):
     if method in ("dr", "reg"):
         gram_inv, xpx_inv = ols if ols is not None else _ols_controls(X, D[:, 0], w[:, 0])
         wc = w * (1 - D)
-        out_delta = X @ (gram_inv @ (X.T @ (wc * dy)))
+        coef = gram_inv @ ((X * wc).T @ dy)  # outcome regression among comparison units, k x c
+    if method == "reg":
+        out_delta = X @ coef
         resid = dy - out_delta
         wc_resid = wc * resid
-    if method == "reg":
         w_treat = w * D
         mean_wt = w_treat.mean()
         att_treat = w_treat * dy
@@ -105,17 +106,24 @@ def _did_2x2(method: str, dy, D, X, w, pscore=None, ols=None):
         m2 = X.T @ (w_cont * (dy - eta_cont)) / n
         inf_cont = (att_cont - w_cont * eta_cont + score_ps * (X @ (hess_inv @ m2 * n))) / mean_wc
         return result(eta_treat - eta_cont, inf_treat - inf_cont)
-    # doubly robust (drdid_panel)
-    dr_treat, dr_cont = w_treat * resid, w_cont * resid
-    eta_treat = dr_treat.mean(0) / mean_wt
-    eta_cont = dr_cont.mean(0) / mean_wc
-    m1 = X.T @ w_treat / n
-    inf_treat = (dr_treat - w_treat * eta_treat - wc_resid * (X @ (xpx_inv @ m1))) / mean_wt
-    m2 = X.T @ (w_cont * (resid - eta_cont)) / n
-    m3 = X.T @ w_cont / n
-    inf_cont = (dr_cont - w_cont * eta_cont + score_ps * (X @ (hess_inv @ m2 * n))
-                - wc_resid * (X @ (xpx_inv @ m3))) / mean_wc
-    return result(eta_treat - eta_cont, inf_treat - inf_cont)
+    # Doubly robust (drdid_panel). With resid = dy - X coef, DRDID's terms
+    #   inf_treat = (w_treat resid - w_treat eta_treat - wc resid a1) / mean_wt,  a1 = X xpx_inv m1
+    #   inf_cont  = (w_cont resid - w_cont eta_cont + score_ps X hess_inv m2 n - wc resid a3) / mean_wc
+    # sum to inf = v dy - Z C, v = w_treat/mean_wt - w_cont/mean_wc - wc (a1/mean_wt - a3/mean_wc)
+    # (n x 1), Z = [v X, w_treat, w_cont, score_ps X] (n x (2k+2)), C their k x c coefficients:
+    # one elementwise pass and one matrix product over the n x c block instead of a dozen
+    # n x c temporaries (the means and moments below are matrix-vector products).
+    wt_x, wcont_x = w_treat[:, 0] @ X, w_cont[:, 0] @ X  # sum_i w_i X_i
+    eta_treat = (w_treat[:, 0] @ dy - wt_x @ coef) / n / mean_wt
+    eta_cont = (w_cont[:, 0] @ dy - wcont_x @ coef) / n / mean_wc
+    m1, m3 = wt_x[:, None] / n, wcont_x[:, None] / n
+    m2 = ((X * w_cont).T @ dy - ((X * w_cont).T @ X) @ coef - wcont_x[:, None] * eta_cont) / n
+    v = w_treat / mean_wt - w_cont / mean_wc - wc * (X @ (xpx_inv @ (m1 / mean_wt - m3 / mean_wc)))
+    Z = np.hstack([v * X, w_treat, w_cont, score_ps * X])
+    C = np.vstack([coef, eta_treat / mean_wt, -eta_cont / mean_wc, hess_inv @ m2 * (n / mean_wc)])
+    inf = v * dy
+    inf -= Z @ C
+    return result(eta_treat - eta_cont, inf)
 
 
 def _sample_problem(method, X, D, ws, entry) -> str | None:
