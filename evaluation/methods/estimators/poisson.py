@@ -92,14 +92,15 @@ def _newton(y, X, unit, n_units):
     return beta, unit_scores, hessian, mu, iteration
 
 
-def _unit_hessians(X, mu, unit, n_units):
+def _unit_hessians(X, mu, unit, n_units, width=None):
     """Each unit's term of the concentrated Hessian, ``-(sum_t mu_it x_it x_it' - n_i xbar_i xbar_i')``
     with ``n_i xbar_i = sum_t mu_it x_it`` (the likelihood is a sum over units): shape (units, k, k).
-    Rows are laid out in a (unit, position, k) array so one ``einsum`` does every unit."""
+    Rows are laid out in a (unit, position, k) array (``width`` positions, at least the largest
+    unit's rows) so one ``einsum`` does every unit."""
     order = np.argsort(unit, kind="stable")
     counts = np.bincount(unit, minlength=n_units)
     position = np.arange(len(unit)) - np.repeat(np.cumsum(counts) - counts, counts)
-    padded = np.zeros((n_units, counts.max(), X.shape[1]))
+    padded = np.zeros((n_units, width or counts.max(), X.shape[1]))
     padded[unit[order], position] = X[order] * np.sqrt(mu[order])[:, None]
     outer = np.einsum("ntk,ntl->nkl", padded, padded)
     n_i = np.bincount(unit, weights=mu, minlength=n_units)
@@ -107,6 +108,41 @@ def _unit_hessians(X, mu, unit, n_units):
     with np.errstate(divide="ignore", invalid="ignore"):
         mean_outer = np.where(n_i[:, None, None] > 0, m[:, :, None] * m[:, None, :] / n_i[:, None, None], 0.0)
     return -(outer - mean_outer)
+
+
+CHUNK_BYTES = 64 * 2**20
+"""Memory of one block of clusters' (k, k) Hessians in the jackknife (a few such arrays are alive at once)."""
+
+
+def _leave_out_steps(X, mu, unit_codes, cluster_codes, hessian, s_g):
+    """The jackknife's Newton steps ``(H - H_g)^-1 s_g`` for every cluster ``g`` (rows of ``s_g``),
+    ``H_g`` the sum of the cluster's unit Hessians (:func:`_unit_hessians`; ``cluster_codes`` by
+    unit). Computed for blocks of clusters of about ``CHUNK_BYTES`` each, so that no (clusters, k, k)
+    array of the whole sample is built; each block gives the numbers one pass would. If any
+    ``H - H_g`` is singular (a cluster alone in a cell: its delta drops out with its total), every
+    step uses the pseudo-inverse."""
+    G, k = s_g.shape
+    row_cluster = cluster_codes[unit_codes]
+    width = int(np.bincount(unit_codes).max())  # rows of the longest unit, as in one pass
+    block = max(1, CHUNK_BYTES // (8 * k * k))
+    steps = np.empty((G, k))
+
+    def blocks():
+        for first in range(0, G, block):
+            last = min(G, first + block)
+            rows = np.flatnonzero((row_cluster >= first) & (row_cluster < last)) if block < G else slice(None)
+            units, local = np.unique(unit_codes[rows], return_inverse=True)
+            h_g = np.zeros((last - first, k, k))
+            np.add.at(h_g, cluster_codes[units] - first, _unit_hessians(X[rows], mu[rows], local, len(units), width))
+            yield first, last, hessian[None] - h_g
+
+    try:
+        for first, last, leave_out in blocks():
+            steps[first:last] = np.linalg.solve(leave_out, s_g[first:last, :, None])[:, :, 0]
+    except np.linalg.LinAlgError:
+        for first, last, leave_out in blocks():
+            steps[first:last] = (np.linalg.pinv(leave_out) @ s_g[first:last, :, None])[:, :, 0]
+    return steps
 
 
 def poisson_did(
@@ -208,13 +244,7 @@ def poisson_did(
         var_att, cov_att = gradient @ vcov_beta @ gradient, gradient @ vcov_beta
     else:
         row_cluster = cluster_codes[unit_codes]
-        h_g = np.zeros((G, X.shape[1], X.shape[1]))
-        np.add.at(h_g, cluster_codes, _unit_hessians(X, mu, unit_codes, len(unit_index)))
-        leave_out = hessian[None] - h_g
-        try:
-            steps = np.linalg.solve(leave_out, s_g[:, :, None])[:, :, 0]
-        except np.linalg.LinAlgError:  # a cluster alone in a cell: its delta drops out with its total
-            steps = (np.linalg.pinv(leave_out) @ s_g[:, :, None])[:, :, 0]
+        steps = _leave_out_steps(X, mu, unit_codes, cluster_codes, hessian, s_g)
         cluster_totals = np.vstack([np.bincount(row_cluster, weights=mu * scale * in_cell[:, j], minlength=G)
                                     for j in range(len(cell_terms))]).T
         totals_g = totals[None] - cluster_totals
