@@ -90,7 +90,6 @@ def is_cached(run: Run) -> bool:
 
 def execute(run: Run, config: StudyConfig) -> None:
     """Execute one notebook with papermill into a temporary folder, then move it into place."""
-    import papermill
     from papermill.exceptions import PapermillExecutionError
 
     run.folder.parent.mkdir(parents=True, exist_ok=True)
@@ -102,16 +101,7 @@ def execute(run: Run, config: StudyConfig) -> None:
         "output_dir": str(work),
     }
     try:
-        papermill.execute_notebook(
-            str(run.notebook.path),
-            str(executed),
-            parameters=parameters,
-            kernel_name=config.execution.kernel,
-            execution_timeout=config.execution.timeout_seconds,
-            cwd=str(run.notebook.path.parent),
-            progress_bar=False,
-            log_output=False,
-        )
+        _execute_notebook(run, executed, parameters, config)
         if not (work / "results.json").exists():
             raise RunFailed(
                 f"notebook {_display(run.notebook.path)}, parameter set {run.parameter_set.name!r}: "
@@ -133,6 +123,47 @@ def execute(run: Run, config: StudyConfig) -> None:
     finally:
         if work.exists() and work != run.folder:
             shutil.rmtree(work, ignore_errors=True)
+
+
+KERNEL_START_ATTEMPTS = 2
+"""A kernel that fails to start is started once more. jupyter_client picks a kernel's ports by
+binding free ones and releasing them, so two kernels starting at once (on two Dask workers, or
+beside another program) can take the same port: the kernel then dies with ``ZMQError: Address
+already in use``, which reaches us as ``RuntimeError: Kernel died before replying to kernel_info``."""
+
+
+def _execute_notebook(run: Run, executed: Path, parameters: dict, config: StudyConfig) -> None:
+    """papermill's execution of one run. A ``RuntimeError`` raised before the kernel is ready
+    (nbclient's ``on_notebook_start`` hook, called before any cell runs) is a failed kernel start:
+    retried up to ``KERNEL_START_ATTEMPTS`` in all, with a line on stderr; after that a ``RunFailed``
+    naming the run. Any error once the kernel is ready is not retried."""
+    import papermill
+
+    for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
+        ready: list[bool] = []
+        try:
+            papermill.execute_notebook(
+                str(run.notebook.path),
+                str(executed),
+                parameters=parameters,
+                kernel_name=config.execution.kernel,
+                execution_timeout=config.execution.timeout_seconds,
+                cwd=str(run.notebook.path.parent),
+                progress_bar=False,
+                log_output=False,
+                on_notebook_start=lambda **_: ready.append(True),
+            )
+            return
+        except RuntimeError as err:
+            if ready:
+                raise
+            if attempt == KERNEL_START_ATTEMPTS:
+                raise RunFailed(
+                    f"notebook {_display(run.notebook.path)}, parameter set {run.parameter_set.name!r}: "
+                    f"the kernel failed to start {attempt} times, last with {type(err).__name__}: {err}"
+                ) from None
+            print(f"Run {run.id}: the kernel failed to start ({type(err).__name__}: {err}); "
+                  f"starting it again (attempt {attempt + 1} of {KERNEL_START_ATTEMPTS}).", file=sys.stderr, flush=True)
 
 
 def _cell_position(notebook: Path, source: str) -> str:

@@ -105,3 +105,73 @@ def test_runs_on_an_existing_dask_scheduler(tmp_path, default_data):
     rows_in_firms_csv = len((default_data / "firms.csv").read_text().splitlines()) - 1
     assert results["runs"]["count_double"]["headline"]["firms"] == 2 * rows_in_firms_csv
     assert (tmp_path / "build" / "runs" / "count_double" / "ok.ipynb").exists()
+
+
+def test_a_kernel_that_fails_to_start_is_started_again(tmp_path, default_data, monkeypatch, capsys):
+    """The first kernel is given a control port already in use (what jupyter_client's port race
+    does to two kernels starting at once): it dies with ZMQError: Address already in use before
+    any cell runs; the run starts a second kernel, says so, and succeeds."""
+    import socket
+
+    import nbclient
+
+    study = make_study(tmp_path, default_data)
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    created = []
+    original = nbclient.NotebookClient.create_kernel_manager
+
+    def first_on_a_taken_port(self):
+        km = original(self)
+        if not created:
+            km.cache_ports = False
+            km.ip = "127.0.0.1"
+            km.control_port = taken.getsockname()[1]
+        created.append(km)
+        return km
+
+    monkeypatch.setattr(nbclient.NotebookClient, "create_kernel_manager", first_on_a_taken_port)
+    try:
+        out = run_study(study, jobs=1)
+    finally:
+        taken.close()
+    assert len(created) == 2
+    said = capsys.readouterr().err
+    assert "Run count_double: the kernel failed to start (RuntimeError: Kernel died before replying to kernel_info)" in said
+    assert "starting it again (attempt 2 of 2)" in said
+    results = json.loads((out / "results.json").read_text())
+    rows_in_firms_csv = len((default_data / "firms.csv").read_text().splitlines()) - 1
+    assert results["runs"]["count_double"]["headline"]["firms"] == 2 * rows_in_firms_csv
+
+
+def test_only_a_failed_kernel_start_is_retried(tmp_path, default_data, monkeypatch):
+    """Two failed starts give a RunFailed naming the run; an error once the kernel is ready
+    (here raised right after nbclient's on_notebook_start hook) is not retried."""
+    import papermill
+
+    study = make_study(tmp_path, default_data)
+    calls = []
+
+    def never_starts(*args, **kwargs):
+        calls.append(kwargs)
+        raise RuntimeError("Kernel died before replying to kernel_info")
+
+    monkeypatch.setattr(papermill, "execute_notebook", never_starts)
+    with pytest.raises(RunFailed) as err:
+        run_study(study, jobs=1)
+    assert len(calls) == 2
+    assert "ok.ipynb" in str(err.value) and "the kernel failed to start 2 times" in str(err.value)
+    assert not (tmp_path / "build" / "runs" / "count_double").exists()
+
+    calls.clear()
+
+    def dies_after_start(*args, **kwargs):
+        calls.append(kwargs)
+        kwargs["on_notebook_start"](notebook=None)
+        raise RuntimeError("Kernel died")
+
+    monkeypatch.setattr(papermill, "execute_notebook", dies_after_start)
+    with pytest.raises(RuntimeError, match="Kernel died$"):
+        run_study(study, jobs=1)
+    assert len(calls) == 1
