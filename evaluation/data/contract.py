@@ -54,14 +54,18 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
-from pandera.errors import SchemaErrors
 
 from evaluation.data import programme
+from evaluation.data.cache import TABLES, read_cache, write_cache
+
+if TYPE_CHECKING:  # pandera (0.4 s to import) is imported where a schema is built, so that
+    # reading the study's data cache (evaluation/data/cache.py) never loads it
+    import pandera.pandas as pa
+    from pandera.errors import SchemaErrors
 
 __all__ = [
     "ContractError",
@@ -74,6 +78,7 @@ __all__ = [
     "NO_POLE",
     "GRANT_CAP_TOLERANCE_EUR",
     "load_study_data",
+    "cache_study_data",
     "validate_study_data",
     "read_contract_csv",
     "file_sha256",
@@ -124,14 +129,20 @@ _POLES_OR_NONE = tuple(programme.POLES) + (NO_POLE,)
 
 
 def _ge0() -> pa.Check:
+    import pandera.pandas as pa
+
     return pa.Check.ge(0)
 
 
 def _year() -> pa.Check:
+    import pandera.pandas as pa
+
     return pa.Check.in_range(*YEAR_RANGE)
 
 
 def _score() -> pa.Check:
+    import pandera.pandas as pa
+
     return pa.Check.in_range(0, 100)
 
 
@@ -218,10 +229,14 @@ def _is_finite(s: pd.Series) -> pd.Series:
 
 
 def _regex_check(regex: str, name: str) -> pa.Check:
+    import pandera.pandas as pa
+
     return pa.Check(lambda s: _matches(s, regex), name=name)
 
 
 def _raw_column(col: _Col) -> pa.Column:
+    import pandera.pandas as pa
+
     checks: list[pa.Check] = []
     if col.kind == "str":
         checks.append(pa.Check.str_length(min_value=1))
@@ -248,6 +263,8 @@ def _raw_column(col: _Col) -> pa.Column:
 
 
 def _raw_schema(name: str) -> pa.DataFrameSchema:
+    import pandera.pandas as pa
+
     return pa.DataFrameSchema(
         {c.name: _raw_column(c) for c in _SPEC[name]}, strict=True, name=f"{name} (format)"
     )
@@ -257,6 +274,8 @@ _TYPED_DTYPES = {"int": "int64", "Int64": "Int64", "float": "float64", "bool": "
 
 
 def _typed_schema(name: str) -> pa.DataFrameSchema:
+    import pandera.pandas as pa
+
     cols = {}
     for c in _SPEC[name]:
         if not c.checks:
@@ -708,6 +727,8 @@ def read_contract_csv(path: str | Path) -> pd.DataFrame:
 
 
 def _read_table(data_dir: Path, name: str) -> pd.DataFrame:
+    from pandera.errors import SchemaErrors
+
     path = data_dir / name
     label = str(path)
     raw = _frame(*_parse_csv(path, label))
@@ -962,9 +983,14 @@ class StudyData:
         return bool(self.dataset["synthetic"])
 
 
-def load_study_data(data_dir: str | Path) -> StudyData:
+def load_study_data(data_dir: str | Path, cache: str | Path | None = None) -> StudyData:
     """Read, validate and hash a data directory; raise :class:`ContractError` on any
-    breach of the contract."""
+    breach of the contract.
+
+    ``cache``: the data cache the study runner wrote (:mod:`evaluation.data.cache`,
+    parameter ``data_cache`` of a notebook); when it holds the validated frames of the
+    files now in ``data_dir`` under the current contract they are read instead of
+    validating again. ``None`` or ``""``: validate."""
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         if data_dir.exists():
@@ -973,6 +999,13 @@ def load_study_data(data_dir: str | Path) -> StudyData:
                 "is not a directory; give the folder that holds dataset.json, firms.csv, applications.csv and panel.csv",
             )
         raise _whole_file(str(data_dir), "directory exists", "data directory is missing")
+    if cache:
+        digests = data_file_digests(data_dir)  # the files as they are now
+        cached = read_cache(cache, combined_hash(digests))
+        if cached is not None:
+            frames, dataset = cached
+            return StudyData(**frames, dataset=dataset, sha256=digests, data_hash=combined_hash(digests),
+                             data_dir=data_dir)
     dataset = _read_dataset(data_dir)
     firms = _read_table(data_dir, "firms.csv")
     apps = _read_table(data_dir, "applications.csv")
@@ -988,6 +1021,12 @@ def load_study_data(data_dir: str | Path) -> StudyData:
         data_hash=combined_hash(digests),
         data_dir=data_dir,
     )
+
+
+def cache_study_data(data: StudyData, cache: str | Path) -> Path | None:
+    """Cache the validated ``data`` in the folder ``cache`` for :func:`load_study_data`
+    (:mod:`evaluation.data.cache`); returns the entry written, or ``None``."""
+    return write_cache(cache, data.data_hash, {t: getattr(data, t) for t in TABLES}, data.dataset)
 
 
 def validate_study_data(data_dir: str | Path) -> str:

@@ -18,8 +18,12 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-RESERVED_PARAMETERS = ("data_dir", "output_dir")
+RESERVED_PARAMETERS = ("data_dir", "output_dir", "data_cache")
 """Injected by the runner into every notebook; a study file may not set them."""
+REQUIRED_PARAMETERS = ("data_dir", "output_dir")
+"""Every notebook's parameters cell declares these; ``data_cache`` (the validated data the
+runner cached, read by ``load_study_data(data_dir, cache=data_cache)``; default ``""``:
+validate) is optional, a notebook without it validates the data itself."""
 
 _NAME = r"^[a-z][a-z0-9_]*$"
 
@@ -231,7 +235,7 @@ def check_notebook_parameters(config: StudyConfig, config_path: str | Path = "st
         if not declared:
             problems.append(f"notebook {nb.name}: {nb.path} has no cell tagged 'parameters'")
             continue
-        missing_reserved = [r for r in RESERVED_PARAMETERS if r not in declared]
+        missing_reserved = [r for r in REQUIRED_PARAMETERS if r not in declared]
         if missing_reserved:
             problems.append(f"notebook {nb.name}: its parameters cell lacks {missing_reserved}")
         for ps in nb.parameter_sets:

@@ -32,6 +32,8 @@ LOCK_FILE = ".lock"
 """In the build folder: held (``flock``) by the running study, released when it ends or dies."""
 STAGING_PREFIXES = (".report-",)
 """Temporary folders of the report in the build folder; runs use ``runs/.<run id>-*``."""
+DATA_CACHE = "data_cache"
+"""In the build folder: the validated data of the study (:mod:`evaluation.data.cache`)."""
 LEGACY_BUILD_ENTRIES = {"runs", "failed"}
 """A build folder of earlier versions (no marker yet) holds only these."""
 
@@ -142,6 +144,11 @@ def study_lock(build: Path):
         yield
     finally:
         os.close(handle)
+
+
+def data_cache_dir(config: StudyConfig) -> Path:
+    """Where the study caches its validated data; the notebooks' parameter ``data_cache``."""
+    return config.execution.build_dir / DATA_CACHE
 
 
 def remove_stale(build: Path) -> list[Path]:

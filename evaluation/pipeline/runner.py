@@ -7,21 +7,27 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from evaluation.data.contract import StudyData, load_study_data
+from evaluation.data.contract import StudyData, cache_study_data, data_file_digests, load_study_data
 from evaluation.pipeline import report
 from evaluation.pipeline.config import StudyConfig, check_notebook_parameters, load_config
-from evaluation.pipeline.folders import check_folders, remove_stale, restore_interrupted, study_lock
+from evaluation.pipeline.folders import check_folders, data_cache_dir, remove_stale, restore_interrupted, study_lock
 from evaluation.pipeline.runs import execute_all, is_cached, plan_runs
 
 
 def ensure_data(config: StudyConfig) -> StudyData:
-    """Generate the synthetic default data if asked and missing, then validate and hash."""
+    """Generate the synthetic default data if asked and missing, then validate and hash,
+    and cache the validated frames for the notebooks (:mod:`evaluation.data.cache`; call
+    it holding :func:`study_lock`)."""
     if not config.data.dir.exists() and config.data.generate_synthetic:
         from evaluation.data.synthetic import generate
 
         print(f"Generating synthetic default data into {config.data.dir} (seed {config.data.seed}) ...", flush=True)
         generate(config.data.dir, seed=config.data.seed)
-    return load_study_data(config.data.dir)
+    before = data_file_digests(config.data.dir)
+    data = load_study_data(config.data.dir)
+    if data.sha256 == before:  # no file changed while it was read: the frames are those of the hash
+        cache_study_data(data, data_cache_dir(config))
+    return data
 
 
 def run_study(config_path: str | Path, force: bool = False, jobs: int | None = None, scheduler: str | None = None,

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from evaluation.data.contract import StudyData
 from evaluation.pipeline.config import NotebookConfig, ParameterSet, StudyConfig, run_id
-from evaluation.pipeline.folders import KEY_FILE, replace_dir
+from evaluation.pipeline.folders import KEY_FILE, data_cache_dir, replace_dir
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
@@ -99,6 +99,7 @@ def execute(run: Run, config: StudyConfig) -> None:
         **run.parameter_set.parameters,
         "data_dir": str(config.data.dir),
         "output_dir": str(work),
+        "data_cache": str(data_cache_dir(config)),
     }
     try:
         _execute_notebook(run, executed, parameters, config)

@@ -1,5 +1,6 @@
-"""A small study for the runner's tests: one notebook counting firms, one that fails,
-and a one-line report; built in a temporary folder by :func:`make_study`."""
+"""A small study for the runner's tests: one notebook counting firms (reading the data
+the runner cached), one that fails (declaring no ``data_cache``), and a one-line report; built in a
+temporary folder by :func:`make_study`."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
 OK_NOTEBOOK = [
-    ('data_dir: str = "."\noutput_dir: str = "."\nfactor: int = 1', ["parameters"]),
+    ('data_dir: str = "."\noutput_dir: str = "."\ndata_cache: str = ""\nfactor: int = 1', ["parameters"]),
     (
+        "import sys\n"
         "from evaluation.data.contract import load_study_data\n"
         "from evaluation.pipeline.outputs import ResultsWriter\n"
-        "data = load_study_data(data_dir)\n"
+        "data = load_study_data(data_dir, cache=data_cache)\n"
+        "print('validated here:', 'pandera' in sys.modules)\n"
         "out = ResultsWriter(output_dir, notebook='ok', synthetic=data.dataset['synthetic'])\n"
         "out.headline(firms=factor * len(data.firms))\n"
         "out.write()",

@@ -8,6 +8,8 @@ import json
 import pytest
 from small_study import make_study, snapshot  # tests/pipeline/small_study.py
 
+from evaluation.data.cache import contract_fingerprint, entry_dir
+from evaluation.data.contract import load_study_data
 from evaluation.pipeline import cli
 from evaluation.pipeline.runner import run_study
 from evaluation.pipeline.runs import RunFailed
@@ -26,6 +28,10 @@ def test_runs_caches_and_reports(tmp_path, default_data, capsys):
     assert (out / "report.pdf").read_bytes().startswith(b"%PDF")
     executed = tmp_path / "build" / "runs" / "count_double" / "ok.ipynb"
     assert executed.exists()
+    # The runner validated the data once and cached them; the notebook read the cache.
+    assert "validated here: False" in executed.read_text()
+    assert [p.name for p in (tmp_path / "build" / "data_cache").iterdir()] == [
+        entry_dir("", load_study_data(default_data).data_hash, contract_fingerprint()).name]
     capsys.readouterr()
 
     # An unchanged re-run executes nothing and leaves the report as it was.
