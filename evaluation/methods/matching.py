@@ -38,7 +38,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
+import statsmodels.discrete.discrete_model as sm  # Logit only; statsmodels.api imports much more
 from scipy.special import expit, logit
 
 from evaluation.methods.errors import DesignError

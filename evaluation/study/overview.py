@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import pandas as pd
-import seaborn as sns
 
 from evaluation.data import programme
 from evaluation.data.contract import StudyData
@@ -59,6 +58,8 @@ def funding_by_pole(data: StudyData) -> pd.DataFrame:
 
 def plot_by_pole(frame: pd.DataFrame, value: str, hue: str, ylabel: str) -> plt.Figure:
     """Bars of ``value`` for each pole (in the region's order), one colour per ``hue``."""
+    import seaborn as sns  # only here: the other notebooks importing this module need not load it
+
     fig, ax = plt.subplots(figsize=(7, 3.8))
     sns.barplot(data=frame, x="pole", y=value, hue=hue, order=list(programme.POLES), ax=ax)
     ax.set_xlabel("Polo di Innovazione")
