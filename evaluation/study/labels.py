@@ -134,6 +134,12 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "firms_left": ("firms below", "count"), "firms_right": ("firms at or above", "count"),
     "mde80": ("jump detectable with 80% power", "estimate"), "t": ("t", "estimate"),
     "h_left": ("bandwidth below, points", "number"), "h_right": ("bandwidth above, points", "number"),
+    # dose-response by grant intensity (continuous-treatment DiD)
+    "quantile": ("funded firms' intensity", "text"), "dose": ("grant intensity, % of turnover", "number"),
+    "acrt": ("ACRT(d)", "estimate"), "att_band_low": ("ATT(d) uniform band low", "estimate"),
+    "att_band_high": ("ATT(d) uniform band high", "estimate"), "acrt_band_low": ("ACRT(d) uniform band low", "estimate"),
+    "acrt_band_high": ("ACRT(d) uniform band high", "estimate"), "truth_att": ("true ATT(d)", "estimate"),
+    "truth_acrt": ("true ACRT(d)", "estimate"), "knots": ("interior knots", "count"),
     # power of the pre-trend tests (Roth 2022)
     "event_study": ("event study", "text"), "power": ("power", "number"), "slope": ("trend per year", "estimate"),
     "bias_first": ("bias, first post year", "estimate"), "bias_mean": ("bias, mean of post years", "estimate"),
@@ -157,6 +163,7 @@ VALUES: dict[str, dict[str, str]] = {
     "test": {"att_gt pre-test": "Callaway-Sant'Anna pre-test (R did)", "wald": "joint Wald test of the leads",
              "individual": "no lead significant"},
     "control": {"never": "never treated"},
+    "measure": {"att_o": "overall ATT", "acrt_o": "overall ACRT"},
 }
 """Codes in text columns, by column."""
 

@@ -35,6 +35,7 @@ def test_the_project_study_file_is_valid():
         "main.unsuccessful", "main.matched", "main.not_yet",
         "heterogeneity.linea_a", "heterogeneity.linea_b",
         "robustness.linea_a", "robustness.linea_b", "observatory.all", "discontinuity.all",
+        "dose_response.all",
     ]
     assert config.data.dir == ROOT / "data" / "default"
     assert config.report.evaluator and config.report.status is None  # the status follows the data
