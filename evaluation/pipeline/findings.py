@@ -459,7 +459,24 @@ def limitation_items(r: Evidence) -> list[str]:
         if _is_number(poles) and poles < FEW_CLUSTERS:
             items.append(f"Linea {line} spans only {fmt.count(poles)} poles: inference clustered by pole rests on "
                          f"few clusters (fewer than {FEW_CLUSTERS}), hence the wild bootstrap, which has little power.")
+    items += dose_limitations(r)
     return list(dict.fromkeys(items))
+
+
+def dose_limitations(r: Results) -> list[str]:
+    """By rule from ``dose_response_all``: the calls and headline outcomes whose overall ACRT
+    interval includes zero (the data cannot tell whether the effect changes with intensity)."""
+    unclear = []
+    for key, name in narrative.DOSE_CALLS.items():
+        for outcome, label in OUTCOMES.items():
+            acrt = r.get(narrative.DOSE_RUN, f"{key}.{outcome}.acrt_o")
+            if isinstance(acrt, dict) and acrt.get("ci_low", 0) <= 0 <= acrt.get("ci_high", 0):
+                unclear.append(f"{name} {label}")
+    if not unclear:
+        return []
+    return ["Dose-response: the overall ACRT's 95% interval includes zero for " + ", ".join(unclear)
+            + ", so the data cannot tell whether the effect grows with grant intensity; a causal reading of that slope "
+            "would also need strong parallel trends (no selection on gains by intensity)."]
 
 
 def limitations(r: Evidence) -> str:

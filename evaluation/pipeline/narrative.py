@@ -550,6 +550,58 @@ def discontinuity(r: Results) -> str:
     return " ".join(parts)
 
 
+DOSE_RUN = "dose_response_all"
+DOSE_CALLS = {"linea_a": "Linea A", "linea_b": "Linea B", "pooled": "both calls pooled"}
+
+
+def _side(e: dict) -> str:
+    return "above zero" if e["ci_low"] > 0 else "below zero" if e["ci_high"] < 0 else "an interval that includes zero"
+
+
+def dose_response(r: Results) -> str:
+    """The dose-response by grant intensity (headline of ``dose_response_all``), per call and
+    pooled, per headline outcome: the overall ATT and ACRT with their 95% intervals (above or
+    below zero, or including it, by rule); by rule from the ACRT's interval, whether the effect
+    rises or falls with intensity on average or the data cannot tell; on synthetic data the
+    true values, inside or outside the intervals, and the share of intensities where the
+    uniform band covers the true curve; what could not be estimated and why."""
+    run = DOSE_RUN
+    if not r.has(run):
+        return not_estimable("The dose-response by grant intensity", r.why_not(run, "dose_aggregates"))
+    parts = []
+    for key, name in DOSE_CALLS.items():
+        entry = r.get(run, key) or {}
+        for outcome, label in OUTCOMES.items():
+            e = entry.get(outcome)
+            if not e:
+                continue
+            att, acrt = e["att_o"], e["acrt_o"]
+            if acrt["ci_low"] > 0 or acrt["ci_high"] < 0:
+                trend = (f"so the effect {'rises' if acrt['ci_low'] > 0 else 'falls'} with intensity (read causally only "
+                         "under strong parallel trends).")
+            else:
+                trend = "so these data cannot tell whether the effect changes with intensity."
+            text = (f"For {name} ({fmt.count(e['n_treated'])} funded firms, {fmt.count(e['n_control'])} unsuccessful applicants), "
+                    f"the effect on log {label} at each funded firm's own intensity averages {fmt.estimate(att['estimate'])} log points "
+                    f"(95% interval {fmt.estimate(att['ci_low'])} to {fmt.estimate(att['ci_high'])}, {_side(att)}); one more percentage "
+                    f"point of intensity adds on average {fmt.estimate(acrt['estimate'])} log points (95% interval "
+                    f"{fmt.estimate(acrt['ci_low'])} to {fmt.estimate(acrt['ci_high'])}, {_side(acrt)}), {trend}")
+            if "truth" in att and "truth" in acrt:
+                inside = [("inside" if x["ci_low"] <= x["truth"] <= x["ci_high"] else "outside") for x in (att, acrt)]
+                where = f"both {inside[0]}" if inside[0] == inside[1] else f"{inside[0]} and {inside[1]}"
+                text += (f" The true values of the synthetic data are {fmt.estimate(att['truth'])} and "
+                         f"{fmt.estimate(acrt['truth'])}, {where} the intervals")
+                if "band_share_pct" in e:
+                    text += f"; the uniform band covers the true curve at {fmt.percent(e['band_share_pct'])} of the intensities shown"
+                text += "."
+            parts.append(text)
+    for what, reason in r.number(run, "not_estimable", {}).items():
+        parts.append(not_estimable(what, reason))
+    if not parts:
+        return not_estimable("The dose-response by grant intensity", r.why_not(run, "dose_aggregates"))
+    return " ".join(parts)
+
+
 def observatory(r: Results) -> str:
     """How many of the Observatory's points the data can answer, the verdicts' counts (set
     by rule in ``evaluation.study.observatory``), and the sources' two dates of the poles' creation."""
@@ -787,6 +839,7 @@ SNIPPETS: dict[str, Callable[[Results], str]] = {
     "sensitivity": sensitivity,
     "pretrend_power": pretrend_power,
     "discontinuity": discontinuity,
+    "dose_response": dose_response,
     "observatory": observatory,
     "pilots": pilots,
     "validation": validation,

@@ -184,3 +184,13 @@ def test_the_italian_summary_says_when_the_data_are_synthetic():
     synthetic = findings.sintesi(Results({"synthetic": True, "runs": {}}))
     real = findings.sintesi(Results({"synthetic": False, "runs": {}}))
     assert "Dati sintetici" in synthetic and "Dati sintetici" not in real
+
+
+def test_dose_response_limitation_only_when_the_acrt_interval_includes_zero():
+    def dose(low: float, high: float) -> dict:
+        return {"turnover_eur": {"acrt_o": {"estimate": (low + high) / 2, "ci_low": low, "ci_high": high}}}
+
+    text = " ".join(findings.dose_limitations(Results({"runs": {"dose_response_all": run({"linea_a": dose(-0.3, 0.2), "linea_b": dose(0.01, 0.2)})}})))
+    assert "includes zero for Linea A turnover," in text and "Linea B" not in text and "strong parallel trends" in text
+    assert findings.dose_limitations(Results({"runs": {"dose_response_all": run({"linea_a": dose(0.01, 0.2)})}})) == []
+    assert findings.dose_limitations(Results({"runs": {}})) == []

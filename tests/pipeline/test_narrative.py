@@ -262,3 +262,33 @@ def test_pretrend_power_says_whether_a_missed_trend_could_explain_the_estimate()
     assert "only part of it" in small
     missing = narrative.pretrend_power(results(robustness_linea_a={"headline": {}, "not_estimable": {"pretrend_power": "no leads."}}))
     assert "not estimable with these data (no leads)" in missing
+
+
+def _dose_entry(att: tuple, acrt: tuple, truth: tuple | None = None, band_all: bool = True) -> dict:
+    entry = {"n_treated": 221, "n_control": 114,
+             "att_o": {"estimate": sum(att) / 2, "ci_low": att[0], "ci_high": att[1]},
+             "acrt_o": {"estimate": sum(acrt) / 2, "ci_low": acrt[0], "ci_high": acrt[1]}}
+    if truth:
+        entry["att_o"]["truth"], entry["acrt_o"]["truth"] = truth
+        entry["band_share_pct"] = 100.0 if band_all else 92.5
+    return entry
+
+
+def test_dose_response_sentences_follow_the_intervals():
+    run = {"headline": {"linea_a": {"turnover_eur": _dose_entry((0.02, 0.07), (-0.4, 0.35))},
+                        "linea_b": {"turnover_eur": _dose_entry((-0.01, 0.09), (0.01, 0.2))}},
+           "numbers": {"not_estimable": {"both calls, employment": "3 treated units have a dose and an outcome; a dose-response curve needs at least 10."}}}
+    text = narrative.dose_response(results(dose_response_all=run))
+    a, b = text.split("For Linea B")
+    assert "221 funded firms, 114 unsuccessful applicants" in a and "(95% interval 0.020 to 0.070, above zero)" in a
+    assert "cannot tell whether the effect changes with intensity" in a
+    assert "includes zero" in b and "so the effect rises with intensity (read causally only under strong parallel trends)" in b
+    assert "not estimable with these data (3 treated units" in text
+    assert "true values" not in text  # real data: no truth
+    run["headline"]["linea_a"]["turnover_eur"] = _dose_entry((0.02, 0.07), (-0.4, 0.35), truth=(0.08, 0.05), band_all=False)
+    text = narrative.dose_response(results(dose_response_all=run))
+    assert "The true values of the synthetic data are 0.080 and 0.050, outside and inside the intervals" in text
+    run["headline"]["linea_a"]["turnover_eur"]["att_o"]["truth"] = 0.03
+    assert "are 0.030 and 0.050, both inside the intervals" in narrative.dose_response(results(dose_response_all=run))
+    assert "covers the true curve at 92.5% of the intensities shown" in text
+    assert "not estimable" in narrative.dose_response(results())
