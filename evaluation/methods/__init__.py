@@ -23,6 +23,9 @@ Sensitivity to parallel trends (``evaluation.methods.honest_did``)
     :func:`honest_sensitivity`, :func:`breakdown_value`, :func:`original_cs`,
     :func:`event_study_inputs`, :func:`cs_event_study_inputs`, :func:`plot_sensitivity`
     (Rambachan & Roth 2023, as the R package HonestDiD).
+Dose-response (``evaluation.methods.dose_response``)
+    :func:`dose_response`: difference in differences with a continuous treatment
+    (Callaway, Goodman-Bacon & Sant'Anna 2024), ATT(d), ACRT(d), uniform bands.
 Power (``evaluation.methods.power``)
     :func:`mde`, :func:`mde_curve`, :func:`recommended_design`, :class:`PanelMoments`.
 Reading results
@@ -46,6 +49,7 @@ _WHERE = {
     "breakdown_value": "evaluation.methods.honest_did",
     "cs_event_study_inputs": "evaluation.methods.honest_did",
     "did_2x2": "evaluation.methods.estimators",
+    "dose_response": "evaluation.methods.dose_response",
     "event_study": "evaluation.methods.estimators",
     "event_study_inputs": "evaluation.methods.honest_did",
     "honest_sensitivity": "evaluation.methods.honest_did",

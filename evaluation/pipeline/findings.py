@@ -475,8 +475,8 @@ def dose_limitations(r: Results) -> list[str]:
     if not unclear:
         return []
     return ["Dose-response: the overall ACRT's 95% interval includes zero for " + ", ".join(unclear)
-            + ", so the data cannot tell whether the effect grows with grant intensity; a causal reading of that slope "
-            "would also need strong parallel trends (no selection on gains by intensity)."]
+            + ", so the average change of the effect per percentage point of grant intensity is not pinned down; a causal "
+            "reading of any slope would also need strong parallel trends (no selection on gains by intensity)."]
 
 
 def limitations(r: Evidence) -> str:

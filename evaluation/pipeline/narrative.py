@@ -562,7 +562,8 @@ def dose_response(r: Results) -> str:
     """The dose-response by grant intensity (headline of ``dose_response_all``), per call and
     pooled, per headline outcome: the overall ATT and ACRT with their 95% intervals (above or
     below zero, or including it, by rule); by rule from the ACRT's interval, whether the effect
-    rises or falls with intensity on average or the data cannot tell; on synthetic data the
+    rises or falls with intensity on average or the average slope is not pinned down, and the
+    same from the uniform band of ACRT(d) at the median intensity; on synthetic data the
     true values, inside or outside the intervals, and the share of intensities where the
     uniform band covers the true curve; what could not be estimated and why."""
     run = DOSE_RUN
@@ -576,11 +577,18 @@ def dose_response(r: Results) -> str:
             if not e:
                 continue
             att, acrt = e["att_o"], e["acrt_o"]
-            if acrt["ci_low"] > 0 or acrt["ci_high"] < 0:
-                trend = (f"so the effect {'rises' if acrt['ci_low'] > 0 else 'falls'} with intensity (read causally only "
-                         "under strong parallel trends).")
-            else:
-                trend = "so these data cannot tell whether the effect changes with intensity."
+            average = ("so on average the effect " + ("rises" if acrt["ci_low"] > 0 else "falls") + " with intensity"
+                       if acrt["ci_low"] > 0 or acrt["ci_high"] < 0 else "so the average slope is not pinned down")
+            trend = f"{average}."
+            m = e.get("median")
+            if m:
+                local = {"low": m["acrt_band_low"], "high": m["acrt_band_high"]}
+                word = ("rises" if local["low"] > 0 else "falls" if local["high"] < 0 else None)
+                trend += (f" At the median intensity, {fmt.number(m['dose'])}% of pre-call turnover, the effect is "
+                          f"{fmt.estimate(m['att'])} log points and its slope {fmt.estimate(m['acrt'])} per percentage point "
+                          f"(uniform band {fmt.estimate(m['acrt_band_low'])} to {fmt.estimate(m['acrt_band_high'])}): "
+                          + (f"the effect {word} with intensity there, a causal reading of which needs strong parallel trends."
+                             if word else "these data cannot tell whether the effect changes with intensity there."))
             text = (f"For {name} ({fmt.count(e['n_treated'])} funded firms, {fmt.count(e['n_control'])} unsuccessful applicants), "
                     f"the effect on log {label} at each funded firm's own intensity averages {fmt.estimate(att['estimate'])} log points "
                     f"(95% interval {fmt.estimate(att['ci_low'])} to {fmt.estimate(att['ci_high'])}, {_side(att)}); one more percentage "

@@ -140,8 +140,7 @@ def tables(result, truth: dict | None, call: str, outcome: str) -> tuple[pd.Data
     if truth is not None:
         agg["truth"] = [truth["att_o"], truth["acrt_o"]]
         curve = curve.assign(truth_att=truth["att"], truth_acrt=truth["acrt"])
-    qs = np.quantile(result.treated_doses, QUANTILES)
-    idx = [int(np.argmin(np.abs(curve["dose"].to_numpy() - q))) for q in qs]
+    idx = [int(np.argmin(np.abs(curve["dose"].to_numpy() - q))) for q in np.quantile(result.treated_doses, QUANTILES)]
     points = curve.iloc[idx].reset_index(drop=True)
     points.insert(0, "quantile", [f"{int(q * 100)}th percentile" for q in QUANTILES])
     points.insert(0, "outcome", labels.outcome(outcome))
@@ -149,6 +148,12 @@ def tables(result, truth: dict | None, call: str, outcome: str) -> tuple[pd.Data
     keep = ["call", "outcome", "quantile", "dose", "att", "att_band_low", "att_band_high", "acrt", "acrt_band_low",
             "acrt_band_high"] + [c for c in ("truth_att", "truth_acrt") if c in points]
     return agg, points[keep]
+
+
+def at_quantile(result, q: float) -> pd.Series:
+    """The curve's row (grid dose) nearest the ``q`` quantile of the treated doses."""
+    target = np.quantile(result.treated_doses, q)
+    return result.curve.iloc[int(np.argmin(np.abs(result.curve["dose"].to_numpy() - target)))]
 
 
 def coverage(result, truth: dict | None) -> dict | None:

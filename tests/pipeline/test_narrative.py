@@ -264,8 +264,9 @@ def test_pretrend_power_says_whether_a_missed_trend_could_explain_the_estimate()
     assert "not estimable with these data (no leads)" in missing
 
 
-def _dose_entry(att: tuple, acrt: tuple, truth: tuple | None = None, band_all: bool = True) -> dict:
+def _dose_entry(att: tuple, acrt: tuple, truth: tuple | None = None, band_all: bool = True, median: tuple = (-0.1, 0.2)) -> dict:
     entry = {"n_treated": 221, "n_control": 114,
+             "median": {"dose": 0.6856, "att": 0.046, "acrt": sum(median) / 2, "acrt_band_low": median[0], "acrt_band_high": median[1]},
              "att_o": {"estimate": sum(att) / 2, "ci_low": att[0], "ci_high": att[1]},
              "acrt_o": {"estimate": sum(acrt) / 2, "ci_low": acrt[0], "ci_high": acrt[1]}}
     if truth:
@@ -281,8 +282,13 @@ def test_dose_response_sentences_follow_the_intervals():
     text = narrative.dose_response(results(dose_response_all=run))
     a, b = text.split("For Linea B")
     assert "221 funded firms, 114 unsuccessful applicants" in a and "(95% interval 0.020 to 0.070, above zero)" in a
-    assert "cannot tell whether the effect changes with intensity" in a
-    assert "includes zero" in b and "so the effect rises with intensity (read causally only under strong parallel trends)" in b
+    assert "so the average slope is not pinned down" in a and "At the median intensity, 0.686% of pre-call turnover" in a
+    assert "cannot tell whether the effect changes with intensity there" in a
+    assert "includes zero" in b and "so on average the effect rises with intensity" in b
+    run["headline"]["linea_b"]["turnover_eur"] = _dose_entry((-0.01, 0.09), (-0.2, -0.01), median=(0.02, 0.08))
+    b = narrative.dose_response(results(dose_response_all=run)).split("For Linea B")[1]
+    assert "so on average the effect falls with intensity" in b
+    assert "(uniform band 0.020 to 0.080): the effect rises with intensity there, a causal reading of which needs strong parallel trends" in b
     assert "not estimable with these data (3 treated units" in text
     assert "true values" not in text  # real data: no truth
     run["headline"]["linea_a"]["turnover_eur"] = _dose_entry((0.02, 0.07), (-0.4, 0.35), truth=(0.08, 0.05), band_all=False)
