@@ -607,7 +607,7 @@ def dose_response(r: Results) -> str:
         parts.append(not_estimable(what, reason))
     if not parts:
         return not_estimable("The dose-response by grant intensity", r.why_not(run, "dose_aggregates"))
-    return " ".join(parts)
+    return "\n\n".join(parts)  # one paragraph per call and outcome
 
 
 def observatory(r: Results) -> str:
