@@ -88,6 +88,11 @@ def lines_in_data(r: Results) -> list[str]:
     return [line for line in LINES if (r.get("overview_all", f"linea_{line.lower()}.submitted") or 0) > 0]
 
 
+def line_runs(r: Results, prefix: str) -> list[tuple[str, str]]:
+    """``(line, run)`` for each call in the data whose run of notebook ``prefix`` produced results."""
+    return [(line, run) for line in lines_in_data(r) if r.has(run := _line_run(prefix, line))]
+
+
 def not_estimable(what: str, reason: str) -> str:
     reason = reason.strip().rstrip(".")
     return f"{what}: not estimable with these data ({reason[0].lower() + reason[1:] if reason else 'no reason given'})."
@@ -305,10 +310,7 @@ POLE_OUTCOMES = {"turnover": "turnover", "employees": "employment"}
 
 def pole_clustering(r: Results) -> str:
     parts = []
-    for line in lines_in_data(r):
-        run = _line_run("heterogeneity", line)
-        if not r.has(run):
-            continue
+    for line, run in line_runs(r, "heterogeneity"):
         poles = r.get(run, "n_poles")
         shown = [(word, r.get(run, f"firm_p_{key}"), r.get(run, f"wild_p_{key}")) for key, word in POLE_OUTCOMES.items()]
         shown = [(word, firm_p, wild_p) for word, firm_p, wild_p in shown if wild_p is not None]
@@ -386,10 +388,7 @@ def robustness(r: Results) -> str:
     with the tests' p-values and the leads significant one by one; a failed test gets
     the warning of :func:`pretrend_caveat`."""
     parts = []
-    for line in lines_in_data(r):
-        run = _line_run("robustness", line)
-        if not r.has(run):
-            continue
+    for line, run in line_runs(r, "robustness"):
         entries = robustness_outcomes(r, run)
         if not entries:
             parts.append(not_estimable(f"The pre-trend tests in Linea {line}", r.why_not(run, "pretrend")))
@@ -427,10 +426,7 @@ def sensitivity(r: Results) -> str:
     words = {"not_significant": "none (the effect is not significant even under exact parallel trends)",
              "beyond_range": "beyond the range searched"}
     parts = []
-    for line in lines_in_data(r):
-        run = _line_run("robustness", line)
-        if not r.has(run):
-            continue
+    for line, run in line_runs(r, "robustness"):
         entries = {o: e for o, e in robustness_outcomes(r, run).items() if e.get("breakdown_status")}
         if not entries:
             parts.append(not_estimable(f"HonestDiD in Linea {line}", r.why_not(run, "honestdid")))
@@ -474,10 +470,7 @@ def pretrend_power(r: Results) -> str:
     the mean post-period estimate; by rule, whether that bias is at least as large as the
     estimate (|bias| >= |estimate|: a trend the pre-test would often miss could explain it)."""
     parts = []
-    for line in lines_in_data(r):
-        run = _line_run("robustness", line)
-        if not r.has(run):
-            continue
+    for line, run in line_runs(r, "robustness"):
         power = r.get(run, "pretrend_power")
         if not power:
             parts.append(not_estimable(f"The power of the pre-trend tests in Linea {line}", r.why_not(run, "pretrend_power")))
