@@ -5,6 +5,8 @@ multivariate normals as ``mvtnorm::rmvnorm`` and R's ``.qfoldednormal``."""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from scipy import special
 
@@ -36,14 +38,20 @@ def r_normal_draws(n: int, seed: int = 0) -> np.ndarray:
     return special.ndtri((np.floor(big * raw[0::2]) + raw[1::2]) / big)
 
 
+@functools.lru_cache(maxsize=16)
+def _standard_normal(n: int, d: int, seed: int, r_compat: bool) -> np.ndarray:
+    """The ``n x d`` standard normal draws behind :func:`mvnormal_draws`, filled row by row;
+    kept (read-only) because the ARP tests of a sensitivity analysis draw them for every
+    polyhedron and ``M`` with the same seed and size."""
+    z = r_normal_draws(n * d, seed).reshape(n, d) if r_compat else np.random.default_rng(seed).standard_normal((n, d))
+    z.flags.writeable = False
+    return z
+
+
 def mvnormal_draws(sigma: np.ndarray, n: int, seed: int, r_compat: bool) -> np.ndarray:
     """``n`` draws of ``N(0, sigma)`` as rows: ``Z sigma^(1/2)`` with the symmetric
     (eigen) square root and ``Z`` filled row by row, as R's ``mvtnorm::rmvnorm``."""
-    d = sigma.shape[0]
-    if r_compat:
-        z = r_normal_draws(n * d, seed).reshape(n, d)
-    else:
-        z = np.random.default_rng(seed).standard_normal((n, d))
+    z = _standard_normal(int(n), sigma.shape[0], seed, r_compat)
     vals, vecs = np.linalg.eigh(sigma)
     root = (vecs * np.sqrt(np.clip(vals, 0.0, None))) @ vecs.T
     return z @ root
