@@ -553,6 +553,47 @@ def pretrend_power_table(tables: dict, powers=(0.5, 0.8), alpha: float = 0.05) -
     return pd.concat(parts, ignore_index=True)[cols]
 
 
+def plot_pretrend_power(tables: dict, power: pd.DataFrame, key: str = "honestdid", title: str = ""):
+    """Roth's (2022) picture for the event study of ``tables[key]`` (as in
+    :func:`pretrend_power_table`): the estimates with 95% intervals by year relative to the
+    start, and the linear trends ``slope (t - r)`` through the reference year that the
+    "no significant lead" test detects with 50% and 80% probability (rows of ``power``);
+    one panel per outcome; returns the Figure."""
+    import matplotlib.pyplot as plt
+
+    source = PRETREND_POWER_SOURCES[key]
+    by_outcome = {o: a["event_study"] for o, a in tables[key].attrs["by_outcome"].items() if a.get("event_study")}
+    shown = [o for o in by_outcome if ((power["outcome"] == labels.OUTCOMES[o]) & (power["event_study"] == source)).any()]
+    if not shown:
+        raise DesignError(f"no {source} with a power analysis to draw.")
+    ncols = min(2, len(shown))
+    nrows = math.ceil(len(shown) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.8 * ncols, 3.4 * nrows), squeeze=False)
+    for ax in axes.flat[len(shown):]:
+        ax.set_visible(False)
+    for ax, outcome in zip(axes.flat, shown):
+        es = by_outcome[outcome]
+        rel = np.asarray(es["rel_times"], dtype=float)
+        half = 1.96 * np.sqrt(np.diag(np.asarray(es["sigma"], dtype=float)))
+        ax.errorbar(rel, es["betahat"], yerr=half, fmt="o", color="tab:blue", ms=4, capsize=2, label="estimate, 95% interval")
+        ax.plot([-1], [0], "o", mfc="white", color="tab:blue", ms=4)
+        rows = power[(power["outcome"] == labels.OUTCOMES[outcome]) & (power["event_study"] == source)
+                     & (power["test"] == "individual")].set_index("power")
+        span = np.array([rel.min(), rel.max()])
+        for p, style in ((0.5, ":"), (0.8, "--")):
+            if p in rows.index:
+                ax.plot(span, rows.loc[p, "slope"] * (span + 1), style, color="tab:red",
+                        label=f"trend detected with {int(round(100 * p))}% power")
+        ax.axhline(0, color="black", lw=0.6)
+        ax.axvline(-0.5, color="grey", lw=0.6, ls=":")
+        ax.set_title(f"{title}log {labels.OUTCOMES[outcome]}".strip(), fontsize=10)
+        ax.set_xlabel("years since the start (reference year \u22121)")
+        ax.set_ylabel("effect (log points)")
+        ax.legend(frameon=False, fontsize=7, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
 def plot_honest_did_outcomes(table: pd.DataFrame, title: str = ""):
     """Robust intervals of the first post-period effect against M-bar (relative
     magnitudes) beside the original interval, one panel per ``outcome`` of a

@@ -224,3 +224,30 @@ def test_pretrend_power_table_skips_what_it_cannot_use():
         robustness.pretrend_power_table({"pretrend": stacked(singular), "honestdid": None})
     with pytest.raises(DesignError, match="no event study"):
         robustness.pretrend_power_table({"pretrend": stacked({**good, "num_pre": 0}), "honestdid": None})
+
+
+def test_pretrend_power_plot_draws_the_detected_trends_through_the_reference_year():
+    """One panel per outcome with a power analysis; the dashed line is the 80%-power slope of
+    the "no significant lead" test times (t + 1), zero at the reference year -1."""
+    import matplotlib
+    import numpy as np
+    import pandas as pd
+
+    matplotlib.use("Agg")
+    from evaluation.methods.errors import DesignError
+    from evaluation.study import robustness
+
+    es = {"betahat": np.array([0.01, -0.02, 0.05, 0.08]), "sigma": np.diag([0.01, 0.01, 0.02, 0.02]) ** 2,
+          "num_pre": 2, "num_post": 2, "rel_times": [-3, -2, 0, 1]}
+    honest = pd.DataFrame({"outcome": ["turnover"]})
+    honest.attrs["by_outcome"] = {"turnover_eur": {"event_study": es}, "employees": {"event_study": es}}
+    power = robustness.pretrend_power_table({"pretrend": None, "honestdid": honest})
+    fig = robustness.plot_pretrend_power({"honestdid": honest}, power)
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(panels) == 2
+    slope = power[(power["outcome"] == "turnover") & (power["test"] == "individual") & (power["power"] == 0.8)]["slope"].item()
+    dashed = [line for line in panels[0].get_lines() if line.get_linestyle() == "--"][0]
+    x, y = dashed.get_data()
+    assert np.allclose(y, slope * (np.asarray(x) + 1))
+    with pytest.raises(DesignError, match="no Callaway-Sant'Anna event study"):
+        robustness.plot_pretrend_power({"honestdid": honest}, power.iloc[0:0])
