@@ -93,9 +93,19 @@ def line_runs(r: Results, prefix: str) -> list[tuple[str, str]]:
     return [(line, run) for line in lines_in_data(r) if r.has(run := _line_run(prefix, line))]
 
 
+def _sentence_case_inside(reason: str) -> str:
+    """A reason written as a sentence, to follow a colon: its first letter in lower case unless
+    the first word reads as a name (a capital inside it, as HonestDiD, or a capitalised word
+    after it, as Linea A)."""
+    words = reason.split(maxsplit=2)
+    first = words[0] if words else ""
+    is_name = any(c.isupper() for c in first[1:]) or (len(words) > 1 and words[1][:1].isupper())
+    return reason if not reason or is_name else reason[0].lower() + reason[1:]
+
+
 def not_estimable(what: str, reason: str) -> str:
     reason = reason.strip().rstrip(".")
-    return f"{what}: not estimable with these data ({reason[0].lower() + reason[1:] if reason else 'no reason given'})."
+    return f"{what}: not estimable with these data ({_sentence_case_inside(reason) if reason else 'no reason given'})."
 
 
 # --------------------------------------------------------------------------- #

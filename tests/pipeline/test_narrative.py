@@ -298,3 +298,11 @@ def test_dose_response_sentences_follow_the_intervals():
     assert "are 0.030 and 0.050, both inside the intervals" in narrative.dose_response(results(dose_response_all=run))
     assert "covers the true curve at 92.5% of the intensities shown" in text
     assert "not estimable" in narrative.dose_response(results())
+
+
+def test_not_estimable_keeps_the_capital_of_a_name_and_lowers_a_sentence_start():
+    assert narrative.not_estimable("X", "No funded firm reports employment.") == \
+        "X: not estimable with these data (no funded firm reports employment)."
+    assert narrative.not_estimable("X", "Linea A (employment): 0 comparison units") == \
+        "X: not estimable with these data (Linea A (employment): 0 comparison units)."
+    assert narrative.not_estimable("X", "HonestDiD needs two leads") == "X: not estimable with these data (HonestDiD needs two leads)."
