@@ -246,7 +246,8 @@ def _raw_column(col: _Col) -> pa.Column:
         checks.append(_regex_check(_INT, "integer"))
         checks.append(pa.Check(lambda s: ~_matches(s, _INT) | _matches(s, _INT64), name="at most 18 digits"))
     elif col.kind == "float":
-        checks.append(_regex_check(f"{_NUMBER}|{_NON_FINITE}", "number"))
+        # two simple patterns rather than their alternation: half the time on a long column
+        checks.append(pa.Check(lambda s: _matches(s, _NUMBER) | _matches(s, _NON_FINITE), name="number"))
         checks.append(pa.Check(_is_finite, name="finite number"))
     elif col.kind == "bool":
         checks.append(_regex_check(_BOOL, "boolean (true/false)"))
@@ -600,10 +601,10 @@ def _decode(data: bytes, label: str, csv_header: bool, hint: str = _SAVE_AS_UTF8
     raise ContractError(failures)
 
 
-def _parse_csv(path: Path, label: str) -> tuple[list[str], list[list[str]]]:
-    """Header and data records of a CSV file; a :class:`ContractError` naming the lines
-    when the file is not UTF-8 text with one record per line and as many fields on
-    every line as in the header."""
+def _text_frame(path: Path, label: str) -> pd.DataFrame:
+    """A CSV file as text: every column a string, an empty field missing; a
+    :class:`ContractError` naming the lines when the file is not UTF-8 text with one
+    record per line and as many fields on every line as in the header."""
     data = _read_bytes(path, label)
     if not data.removeprefix(_UTF8_BOM).strip():
         raise _whole_file(
@@ -612,6 +613,13 @@ def _parse_csv(path: Path, label: str) -> tuple[list[str], list[list[str]]]:
             "comma-separated) and one line per row",
         )
     text = _decode(data, label, csv_header=True)
+    plain = _parse_plain_csv(data.removeprefix(_UTF8_BOM), label)
+    return _frame(*_parse_records(text, label)) if plain is None else plain
+
+
+def _parse_records(text: str, label: str) -> tuple[list[str], list[list[str]]]:
+    """Header and data records of a CSV file's text, line by line with :mod:`csv`; a
+    :class:`ContractError` naming the lines that break the format."""
     reader = csv.reader(io.StringIO(text, newline=""))
     records: list[tuple[int, int, list[str]]] = []  # (first line, last line, fields)
     try:
@@ -675,6 +683,37 @@ def _parse_csv(path: Path, label: str) -> tuple[list[str], list[list[str]]]:
     return header, [fields for _, _, fields in records[1:]]
 
 
+def _parse_plain_csv(data: bytes, label: str) -> pd.DataFrame | None:
+    """The text frame of a CSV without quotes, ``\\r`` other than in ``\\r\\n`` or blank
+    lines (except at the end), with as many fields on every line as in the header: the
+    usual export, read by pandas' C parser (about 20x faster than :mod:`csv` and without
+    a Python list per line, which at 3.6 million lines held 4 GB). Those conditions make
+    its fields exactly :mod:`csv`'s (and the frame :func:`_frame`'s); ``None`` when one
+    fails, and :func:`_parse_records` reads the file line by line to say what is wrong."""
+    if b'"' in data or data.count(b"\r") != data.count(b"\r\n"):
+        return None
+    data = data.replace(b"\r\n", b"\n").rstrip(b"\n")
+    first_break = data.find(b"\n")
+    header = (data if first_break < 0 else data[:first_break]).decode("utf-8").split(",")
+    body = b"" if first_break < 0 else data[first_break + 1:]
+    if len(header) < 2 or not body:
+        return None
+    _check_header(label, header)
+    # Commas on each line: the offsets of the line breaks among those of the commas.
+    raw = np.frombuffer(body, dtype=np.uint8)
+    breaks = np.flatnonzero(raw == ord("\n"))
+    commas = np.flatnonzero(raw == ord(","))
+    ends = np.append(breaks, raw.size)
+    per_line = np.diff(np.searchsorted(commas, ends), prepend=0)
+    if (per_line != len(header) - 1).any() or np.diff(ends, prepend=-1).max() > csv.field_size_limit():
+        return None  # csv's limit on a field's length: a line within it holds no field beyond it
+    frame = pd.read_csv(io.BytesIO(body), header=None, names=header, dtype="str", na_filter=False,
+                        quoting=csv.QUOTE_NONE, skip_blank_lines=False, index_col=False, engine="c", encoding="utf-8")
+    if len(frame) != per_line.size:  # pragma: no cover - the checks above make them equal
+        return None
+    return frame.mask(frame == "")
+
+
 def _check_header(label: str, header: list[str]) -> None:
     if not header:
         raise _whole_file(label, "header line", "line 1 is blank; the header line must be the first line")
@@ -722,8 +761,7 @@ def read_contract_csv(path: str | Path) -> pd.DataFrame:
     line ending. :class:`ContractError` when the file is not UTF-8, has blank lines
     before its last row, fields that run over several lines or lines with more or
     fewer fields than its header."""
-    path = Path(path)
-    return _frame(*_parse_csv(path, str(path)))
+    return _text_frame(Path(path), str(path))
 
 
 def _read_table(data_dir: Path, name: str) -> pd.DataFrame:
@@ -731,7 +769,7 @@ def _read_table(data_dir: Path, name: str) -> pd.DataFrame:
 
     path = data_dir / name
     label = str(path)
-    raw = _frame(*_parse_csv(path, label))
+    raw = _text_frame(path, label)
     if raw.empty:
         raise _whole_file(
             label, "at least one row",

@@ -292,3 +292,40 @@ def test_every_contract_column_is_documented():
         assert f"`{name}`" in readme
         for col in cols:
             assert f"`{col}`" in readme, f"{name}:{col} not documented in data/README.md"
+
+
+@pytest.mark.parametrize("text", [
+    "a,b,c\n1,2,3\n4,,6\n",                      # plain: pandas' C parser
+    "\ufeffa,b,c\r\n1,2,3\r\n4,5,\r\n\r\n\r\n",  # byte-order mark, CRLF, blank lines at the end
+    "a,b,c\n1,2,3\n4,5,6",                       # no line break after the last row
+    "a,b,c\n 1 ,x y,NA\nnull,,-\n",              # spaces and NA-like text stay text
+    'a,b,c\n1,"2,5",3\n4,"x""y",6\n',            # quotes: read line by line with csv
+    "a,b,c\r1,2,3\r4,5,6\r",                     # old Mac line ends: csv
+])
+def test_plain_and_quoted_csv_read_alike(tmp_path: Path, text: str):
+    """The fast reader of quote-free files (pandas' C parser) and the csv module give the
+    same text frame: every field as written, an empty field missing."""
+    import csv
+
+    path = tmp_path / "t.csv"
+    path.write_bytes(text.encode("utf-8"))
+    rows = list(csv.reader(text.removeprefix("\ufeff").splitlines()))
+    while rows and not rows[-1]:
+        rows.pop()
+    expected = pd.DataFrame(rows[1:], columns=rows[0], dtype="str")
+    pd.testing.assert_frame_equal(read_contract_csv(path), expected.mask(expected == ""))
+
+
+@pytest.mark.parametrize("text, message", [
+    ("a,b,c\n1,2,3\n\n4,5,6\n", "blank line before the last row"),
+    ("a,b,c\n1,2,3\n4,5\n", "number of fields differs"),
+    ("a,b,c\n1,2,3\n4,5,6,7\n", "number of fields differs"),
+    ("a,b,b\n1,2,3\n", "appears 2 times"),
+])
+def test_quote_free_csv_errors_name_lines(tmp_path: Path, text: str, message: str):
+    """A quote-free file that breaks the format falls back to the line-by-line reader,
+    whose error says what is wrong."""
+    path = tmp_path / "t.csv"
+    path.write_text(text)
+    with pytest.raises(ContractError, match=message):
+        read_contract_csv(path)
