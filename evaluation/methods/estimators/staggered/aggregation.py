@@ -66,14 +66,14 @@ def aggte(
     """
     if kind not in ("simple", "group", "dynamic", "calendar"):
         raise ValueError(f"aggte: kind must be simple, group, dynamic or calendar, got {kind!r}")
-    if result.influence is None:
+    if result.sample_influence is None:
         raise ValueError("aggte: the result carries no influence functions (use att_gt's result)")
     table = result.table
     group = table["group"].to_numpy(float)
     t = table["time"].to_numpy(float)
     att_all = table["att"].to_numpy(float)
     ok = np.isfinite(att_all)
-    IF_all = result.influence
+    IF_all = result.sample_influence
     G, w_ind, cl = result.unit_cohort, result.unit_weights, result.unit_cluster
     n = IF_all.shape[0]
     min_e = -np.inf if min_e is None else min_e
@@ -85,7 +85,7 @@ def aggte(
 
     def combine(which, weights, with_wif=True):
         """Weighted average of the cells ``which`` and its influence function (plus ``wif``)."""
-        inf = IF_all[:, which] @ weights
+        inf = IF_all.combine(which, weights)
         if with_wif:
             inf += _weights_if(which, pg, w_ind, G, group, att[which])
         return float(att[which] @ weights), inf

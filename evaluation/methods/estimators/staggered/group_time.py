@@ -1,7 +1,8 @@
 """``att_gt``: the group-time ATT(g,t) cells and their influence functions, as R ``did``.
 
 Each 2x2 returns its influence function; as in ``did`` it is scaled by ``n / n1`` (all
-units over the units of the 2x2) and stored per unit, ``n x k``.
+units over the units of the 2x2) and stored per unit, ``n x k``, kept per sample
+(:class:`.SampleInfluence`: a column is zero outside its 2x2's units).
 
 Unbalanced panels: each 2x2 (g, t) with base period b stacks the N observations of the
 units of cohort g and of the comparison units in periods t and b, ``post = 1[period
@@ -27,7 +28,7 @@ from scipy import stats
 
 from evaluation.methods.estimators.staggered.cross_section_2x2 import _CellProblem, _did_rc, _rc_problem
 from evaluation.methods.estimators.staggered.inference import (
-    _analytic_se,
+    SampleInfluence,
     _bootstrap,
     _intervals,
     _multiplier_draws,
@@ -112,7 +113,9 @@ def att_gt(
         prepared = _prepare_unbalanced(data, y, time, unit, cohort, covariates, control, anticipation,
                                        cluster, weights)
         if isinstance(prepared, _Long):
-            rows, IF = _unbalanced_cells(prepared, method, control, base_period, anticipation)
+            rows, dense = _unbalanced_cells(prepared, method, control, base_period, anticipation)
+            IF = SampleInfluence(len(prepared.G), dense.shape[1])
+            IF.add(np.arange(len(prepared.G)), range(dense.shape[1]), dense)  # one block: all units
             return _finish(rows, IF, prepared, int(prepared.y.size), n_boot, seed, alpha, y, control,
                            method, base_period, anticipation, covariates, weights, cluster,
                            {"allow_unbalanced_panel": True,
@@ -124,7 +127,7 @@ def att_gt(
     n = len(G)
     never = G == 0
     cells = list(_cells(tlist, panel.glist, base_period, anticipation))
-    IF = np.zeros((n, len(cells)), order="F")
+    IF = SampleInfluence(n, len(cells))
     rows: list = [None] * len(cells)
 
     def sample_key(j):
@@ -159,15 +162,15 @@ def att_gt(
                 warnings.warn(f"att_gt: {problem} for group {_fmt(g)} in period {_fmt(tlist[c])}; "
                               "ATT is NaN", StaggeredWarning, stacklevel=2)
                 rows[j] = (g, tlist[c], np.nan, rows[j][3])
-                IF[:, j] = np.nan
+            IF.add(np.arange(n), estimated, np.full((n, len(estimated)), np.nan))
             continue
         current = [cells[j][1] for j in estimated]
         base = [cells[j][2] for j in estimated]
         dY = Y[np.ix_(idx, current)] - Y[np.ix_(idx, base)]
         att, inf = _did_2x2(method, dY, D, X, ws, entry.get("pscore"), entry.get("ols"))
         inf *= n / len(idx)
+        IF.add(idx, estimated, inf)
         for k, j in enumerate(estimated):
-            IF[idx, j] = inf[:, k]
             rows[j] = (g, tlist[cells[j][1]], float(att[k]), rows[j][3])
 
     flags = None if not allow_unbalanced_panel else {
@@ -186,11 +189,11 @@ def _finish(rows, IF, panel, nobs, n_boot, seed, alpha, y, control, method, base
     times = np.array([r[1] for r in rows], float)
     att = np.array([r[2] for r in rows], float)
     post = np.array([r[3] for r in rows], bool)
-    se = _analytic_se(IF, panel.cluster)
+    se = IF.analytic_se(panel.cluster)
     crit = stats.norm.ppf(1 - alpha / 2)
     extra: dict[str, Any] = {}
     if n_boot > 0:
-        se, crit = _bootstrap(_multiplier_draws([IF], panel.cluster, int(n_boot), seed)[0], alpha)
+        se, crit = _bootstrap(_multiplier_draws([IF.dense()], panel.cluster, int(n_boot), seed)[0], alpha)
         extra.update(n_boot=int(n_boot), seed=seed, crit=crit, band="uniform (sup-t, multiplier bootstrap)")
     low, high, p = _intervals(att, se, crit)
     table = pd.DataFrame(
@@ -211,7 +214,7 @@ def _finish(rows, IF, panel, nobs, n_boot, seed, alpha, y, control, method, base
     return AttGtResult(
         table=table, nobs=nobs, vcov_type="multiplier bootstrap" if n_boot > 0 else "influence function",
         estimator="att_gt", y=y, n_clusters=None if panel.cluster is None else int(panel.cluster.max()) + 1,
-        cluster=cluster, vcov=None, alpha=alpha, extra=extra, influence=IF, units=panel.units,
+        cluster=cluster, vcov=None, alpha=alpha, extra=extra, sample_influence=IF, units=panel.units,
         unit_cohort=G, unit_weights=w, unit_cluster=panel.cluster, pretest=pretest,
     )
 

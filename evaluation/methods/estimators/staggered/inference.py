@@ -19,6 +19,52 @@ ZERO_SE = math.sqrt(np.finfo(float).eps) * 10  # did: standard errors below this
 BOOT_CHUNK = 8192  # units per block of multiplier draws (fixed: part of the seed's meaning)
 
 
+class SampleInfluence:
+    """An n x k influence matrix stored per sample: each block ``(rows, cols, values)`` gives
+    columns ``cols`` as ``values`` (len(rows) x len(cols)) on the units ``rows`` and 0 elsewhere.
+
+    ``att_gt``'s columns are zero outside their 2x2's sample, so the dense matrix (n x k,
+    written once and mostly zeros) is built only on request (:meth:`dense`).
+    """
+
+    def __init__(self, n: int, k: int):
+        self.shape = (n, k)
+        self.blocks: list[tuple[np.ndarray, list[int], np.ndarray]] = []
+
+    def add(self, rows: np.ndarray, cols: list[int], values: np.ndarray) -> None:
+        self.blocks.append((rows, list(cols), values))
+
+    def dense(self, which=None) -> np.ndarray:
+        """The columns ``which`` (default all) as a dense n x len(which) array."""
+        which = range(self.shape[1]) if which is None else which
+        pos = {j: m for m, j in enumerate(which)}
+        out = np.zeros((self.shape[0], len(pos)), order="F")
+        for rows, cols, values in self.blocks:
+            for m, j in enumerate(cols):
+                if j in pos:
+                    out[rows, pos[j]] = values[:, m]
+        return out
+
+    def combine(self, which, weights) -> np.ndarray:
+        """``dense()[:, which] @ weights`` without the dense matrix."""
+        pos = {j: m for m, j in enumerate(which)}
+        out = np.zeros(self.shape[0])
+        for rows, cols, values in self.blocks:
+            sel = [m for m, j in enumerate(cols) if j in pos]
+            if sel:
+                out[rows] += values[:, sel] @ weights[[pos[cols[m]] for m in sel]]
+        return out
+
+    def analytic_se(self, cluster: np.ndarray | None) -> np.ndarray:
+        """:func:`_analytic_se` of the dense matrix, block by block."""
+        ss = np.zeros(self.shape[1])
+        for rows, cols, values in self.blocks:
+            psi = values if cluster is None else _cluster_sums(values, cluster[rows])
+            ss[cols] = np.einsum("ij,ij->j", psi, psi)
+        se = np.sqrt(ss) / self.shape[0]
+        return np.where(se <= ZERO_SE, np.nan, se)
+
+
 def _cluster_sums(IF: np.ndarray, cluster: np.ndarray | None) -> np.ndarray:
     if cluster is None:
         return IF
@@ -79,7 +125,7 @@ def _intervals(est, se, crit):
     return est - crit * se, est + crit * se, p
 
 
-def _pretest(att, IF, groups, times, se, cluster) -> dict[str, Any]:
+def _pretest(att, IF: SampleInfluence, groups, times, se, cluster) -> dict[str, Any]:
     """Wald test that all pre-treatment ATT(g,t) (group > time) are zero, as R did.
 
     W = n att' V^-1 att with V = psi'psi/n the influence-function covariance
@@ -90,7 +136,7 @@ def _pretest(att, IF, groups, times, se, cluster) -> dict[str, Any]:
     if pre.size == 0:
         return {"W": None, "df": 0, "p": None, "note": "no pre-treatment ATT(g,t)"}
     n = IF.shape[0]
-    psi = _cluster_sums(IF[:, pre], cluster)
+    psi = _cluster_sums(IF.dense(pre), cluster)
     V = psi.T @ psi / n
     if 1.0 / np.linalg.cond(V) <= np.finfo(float).eps:
         return {"W": None, "df": int(pre.size), "p": None, "note": "singular covariance"}

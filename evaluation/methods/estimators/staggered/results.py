@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from evaluation.methods.estimators.staggered.inference import SampleInfluence
 from evaluation.methods.results import EstimationResult, to_plain
 
 
@@ -28,16 +29,21 @@ class AttGtResult(EstimationResult):
     se, ci_low, ci_high, p, post``; ``ci_low, ci_high`` are a uniform band when
     ``n_boot > 0`` (``extra["crit"]`` is its critical value), else pointwise normal.
     ``influence`` is the ``n x k`` influence-function matrix (``did``'s ``inffunc``,
-    one row per unit of ``units``); ``pretest`` the Wald pre-test; the arrays needed by
+    one row per unit of ``units``), built on access from ``sample_influence`` (the same
+    matrix kept per 2x2 sample, :class:`.SampleInfluence`); ``pretest`` the Wald pre-test; the arrays needed by
     :func:`aggte` are kept as attributes and not serialised.
     """
 
-    influence: np.ndarray | None = field(default=None, repr=False, compare=False)
+    sample_influence: SampleInfluence | None = field(default=None, repr=False, compare=False)
     units: np.ndarray | None = field(default=None, repr=False, compare=False)
     unit_cohort: np.ndarray | None = field(default=None, repr=False, compare=False)
     unit_weights: np.ndarray | None = field(default=None, repr=False, compare=False)
     unit_cluster: np.ndarray | None = field(default=None, repr=False, compare=False)
     pretest: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def influence(self) -> np.ndarray | None:
+        return None if self.sample_influence is None else self.sample_influence.dense()
 
     @property
     def params(self) -> pd.Series:
