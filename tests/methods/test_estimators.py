@@ -200,3 +200,19 @@ def test_did_and_event_study_bad_input(panel):
         event_study(moving, "y", "firm", "year", "cohort", leads=2, lags=1)
     with pytest.raises(ValueError, match="reference"):
         event_study(panel, "y", "firm", "year", "cohort", leads=2, lags=1, reference=-3)
+
+
+@pytest.mark.parametrize("values", [
+    pd.Series([f"F{i:03d}" for i in np.repeat(np.arange(50), 3)], dtype="str"),  # sorted text ids: no sort
+    pd.Series(["b", "a", "c", "a"], dtype="str"),                                 # unsorted: sorted
+    pd.Series(["a", None, "b", "a"], dtype="str"),                                # missing: code -1
+    pd.Series([3, "a", 1.5, "a"], dtype=object),                                  # mixed types: pandas' order
+    pd.Series([2.5, 1.0, 2.5]),
+    pd.Series([2012, 2011, 2012]),                                                # integer lookup path
+])
+def test_codes_are_sorted_factorize(values):
+    """``_panel.codes`` is ``pd.factorize(values, sort=True)`` on every kind of id."""
+    found, uniques = _panel.codes(values)
+    expected, expected_uniques = pd.factorize(values, sort=True)
+    np.testing.assert_array_equal(found, expected)
+    assert list(uniques) == list(expected_uniques)
