@@ -148,7 +148,14 @@ def covariance_factor(cov: np.ndarray, pre_periods: int, post_periods: int, esti
         return float(max(a @ cov @ a, 0.0))
     c = cov[m:, :m].T @ a_post[m:]  # covariance of each pre year with the post mean
     # pinv: a singular pre-year block (perfectly persistent years) still has a best linear prediction
-    return float(max(v_post - c @ np.linalg.pinv(cov[:m, :m], hermitian=True) @ c, 0.0))
+    residual = v_post - c @ np.linalg.pinv(cov[:m, :m], hermitian=True) @ c
+    # a residual within rounding of zero (a singular cov: the pre years predict the post mean
+    # exactly) is zero, whatever the sign rounding gave it on this machine
+    return float(residual if residual > PREDICTED_EXACTLY * v_post else 0.0)
+
+
+PREDICTED_EXACTLY = 1e-10
+"""ANCOVA's residual variance at or below this fraction of the post mean's variance is zero."""
 
 
 def _check(estimator: str, m: int, r: int) -> None:

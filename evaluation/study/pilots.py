@@ -107,7 +107,9 @@ def pilot_plan(moments: PanelMoments, participants_per_call: int = 30, target_pe
     study panel (an assumption: the pilots' firms vary like the programme's). A panel
     shorter than a pilot's horizon cuts it (at most ``n_years - 1`` pre-call years and
     the years left after them), so no correlation beyond the panel's longest lag is
-    assumed; ``DesignError`` when the estimated autocorrelation reaches 1."""
+    assumed; ``DesignError`` when the estimated autocorrelation reaches 1, or when the covariance
+    they form is singular so that the pre-call years predict a pilot's post-call mean exactly
+    (an MDE of zero)."""
     if moments.autocorr.iloc[1:].max() >= 1:
         raise DesignError(
             f"the year-to-year correlation of log {labels.outcome(moments.outcome)} is estimated at up to "
@@ -122,6 +124,12 @@ def pilot_plan(moments: PanelMoments, participants_per_call: int = 30, target_pe
                         m, r, 0.05, 0.8, use_covariance, 1.0, 0.0)
         rec = recommended_design(target_percent, moments, calls=calls, controls_per_participant=controls_per_participant,
                                  estimator=estimator, pre_periods=m, post_periods=r, use_covariance=use_covariance)
+        if not b > 0:
+            raise DesignError(
+                f"with the estimated year-to-year correlations of log {labels.outcome(moments.outcome)} "
+                f"({', '.join(f'{v:.2f}' for v in moments.autocorr.iloc[1:])} at lags 1-{len(moments.autocorr) - 1}), which "
+                f"form a covariance matrix only once made singular, {m} pre-call years predict the post-call mean of {pilot!r} "
+                "exactly, so its minimum detectable effect would be zero: these data do not support a power analysis.")
         rows.append({"pilot": pilot, "indicator": spec["indicator"], "outcome": moments.outcome,
                      "pre_periods": m, "post_periods": r, "estimator": estimator,
                      "participants_per_call": participants_per_call, "mde_percent": percent(b),

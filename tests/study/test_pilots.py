@@ -37,7 +37,8 @@ def test_covariance_is_positive_semidefinite_near_a_unit_root_and_beyond_the_pan
     """Lag-by-lag autocorrelations of a persistent panel (here 0.95, 0.99, 0.90 at lags
     1-3, all below 1) need not form a covariance matrix; the nearest PSD matrix does, the
     MDE is a finite positive number, and 6 years can be sized from 4. Autocorrelations
-    reaching 1 (a random walk) give no stationary covariance: the plan is not estimable."""
+    reaching 1 (a random walk) give no stationary covariance, and a projection that leaves the
+    pre years predicting the post year exactly gives an MDE of zero: the plan is not estimable."""
     autocov = pd.Series([1.0, 0.95, 0.99, 0.90], index=pd.Index(range(4), name="lag"))
     assert np.linalg.eigvalsh(autocov.to_numpy()[np.abs(np.subtract.outer(range(4), range(4)))]).min() < 0
     mom = P.PanelMoments("turnover_eur", sigma2=1.0, rho=0.95, autocov=autocov, n_firms=50, n_years=4)
@@ -46,7 +47,13 @@ def test_covariance_is_positive_semidefinite_near_a_unit_root_and_beyond_the_pan
     for estimator in ("ancova", "did", "post"):
         value = P.mde(90, 360, pre_periods=3, post_periods=3, estimator=estimator, cov=cov)
         assert math.isfinite(value) and value > 0
-    plan = pilots.pilot_plan(mom)
+    # 3 pre-call years and 1 post (a pilot cut to the 4-year panel) use the whole 4x4 matrix, made
+    # singular by the projection: the pre years predict the post year exactly, whatever the rounding
+    assert P.covariance_factor(mom.covariance(4), 3, 1, "ancova") == 0.0
+    with pytest.raises(DesignError, match="exactly"):
+        pilots.pilot_plan(mom)
+    decaying = P.PanelMoments("turnover_eur", sigma2=1.0, rho=0.9, autocov=pd.Series([1.0, 0.9, 0.8, 0.7]), n_firms=50, n_years=4)
+    plan = pilots.pilot_plan(decaying)
     assert (plan["mde_percent"] > 0).all()
     assert list(plan["pre_periods"] + plan["post_periods"]) == [4, 4]  # horizons cut to the 4-year panel
     walk = P.PanelMoments("turnover_eur", sigma2=1.0, rho=1.01, autocov=pd.Series([1.0, 0.99, 1.03]), n_firms=50, n_years=3)
