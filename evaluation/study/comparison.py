@@ -37,7 +37,13 @@ positive), ``pole`` (the project's pole for applicants, the membership pole from
   (``funded`` for the first two groups, ``cohort < last cohort`` for ``"not_yet"``);
 * ``call_year``: the line's call year (pre-call covariates use the years before it);
 * ``size_class``, ``province``, ``firm_pole`` (membership pole, ``"none"`` for
-  non-members) from ``firms.csv``, and ``sector`` (:func:`sector_group` of ``ateco``).
+  non-members) from ``firms.csv``, and ``sector`` (:func:`sector_group` of ``ateco``);
+* ``firm_code``: the firm's position among the sample's firm ids in sorted order (0, 1, ...).
+  Firm-level frames of a sample (:func:`treated_indicator`, :func:`pre_call_covariates`) are
+  indexed by those sorted ids, so their row ``firm_code`` is the firm's. The study groups firms
+  and passes the estimators their unit and cluster by this integer (:func:`firm_key`): it makes
+  the same groups in the same order as ``firm_id``, and hashing text ids is most of the cost of
+  grouping a regional pool of hundreds of thousands of firms.
 
 ``firms.csv`` records one size class per firm; the study treats it as a pre-call
 characteristic (on real data with a size class measured after the call, rely on the
@@ -184,17 +190,55 @@ def _add_firm_columns(sample: pd.DataFrame, data: StudyData, call_year: int) -> 
         }
     )
     out = sample.join(attributes, on="firm_id").assign(call_year=call_year)
-    return out.sort_values(["firm_id", "year"], ignore_index=True)
+    out = out.sort_values(["firm_id", "year"], ignore_index=True)
+    out["firm_code"] = pd.factorize(out["firm_id"], sort=True)[0]
+    return out
+
+
+def firm_key(frame: pd.DataFrame) -> str:
+    """The column that identifies firms in ``frame``: ``firm_code`` when it has one (a
+    :func:`comparison_sample` or rows of it), else ``firm_id``."""
+    return "firm_code" if "firm_code" in frame.columns else "firm_id"
+
+
+def with_firm_codes(sample: pd.DataFrame) -> pd.DataFrame:
+    """``sample`` with ``firm_code`` 0, 1, ... in sorted ``firm_id`` order, so that a firm-level
+    frame of it lines up with the codes: added when missing, renumbered after rows were dropped
+    (e.g. a pole left out), ``sample`` itself when they already line up."""
+    if "firm_code" not in sample.columns:
+        return sample.assign(firm_code=pd.factorize(sample["firm_id"], sort=True)[0])
+    codes = sample["firm_code"].to_numpy()
+    renumbered = _consecutive(codes)
+    return sample if renumbered is codes else sample.assign(firm_code=renumbered)
+
+
+def _consecutive(codes: np.ndarray) -> np.ndarray:
+    """Non-negative integer codes renumbered 0, 1, ... in the same order (``codes`` itself when they are)."""
+    present = np.zeros(int(codes.max()) + 1 if len(codes) else 0, bool)
+    present[codes] = True
+    return codes if present.all() else (np.cumsum(present) - 1)[codes]
+
+
+def _firm_groups(sample: pd.DataFrame) -> tuple[np.ndarray, pd.Index]:
+    """Each row's firm as a code 0, 1, ... in sorted ``firm_id`` order, and the ids in that order."""
+    if "firm_code" not in sample.columns:
+        codes, ids = pd.factorize(sample["firm_id"], sort=True)
+        return codes, pd.Index(ids, name="firm_id")
+    codes = _consecutive(sample["firm_code"].to_numpy())
+    ids = np.empty(int(codes.max()) + 1 if len(codes) else 0, dtype=object)
+    ids[codes] = sample["firm_id"].to_numpy(dtype=object)
+    return codes, pd.Index(ids, dtype=sample["firm_id"].dtype, name="firm_id")
 
 
 def treated_indicator(sample: pd.DataFrame) -> pd.Series:
     """One 0/1 value per firm (index ``firm_id``, sorted): ``treated_group`` of a
     :func:`comparison_sample` frame, else ``funded``."""
     column = "treated_group" if "treated_group" in sample.columns else "funded"
-    by_firm = sample.groupby("firm_id", sort=True)[column]
+    codes, ids = _firm_groups(sample)
+    by_firm = sample.groupby(codes, sort=True)[column]
     if (by_firm.nunique() > 1).any():
         raise DesignError(f"column {column!r} changes within a firm; it must be a firm-level 0/1 indicator")
-    return by_firm.first().astype(int).rename("treated")
+    return by_firm.first().astype(int).set_axis(ids).rename("treated")
 
 
 def pre_call_window(sample: pd.DataFrame) -> tuple[int, int]:
@@ -249,10 +293,9 @@ def pre_call_covariates(
     first, last = pre_years if pre_years is not None else pre_call_window(sample)
     if first > last:
         raise DesignError(f"the panel has no year before the call ({first}-{last}), so there are no pre-call characteristics.")
-    # Grouped by integer codes in firm_id order (hashing the strings is most of the cost at scale).
-    codes, firm_ids = pd.factorize(sample["firm_id"], sort=True)
+    codes, firm_ids = _firm_groups(sample)  # integers in firm_id order: hashing text ids is most of the cost at scale
     firms = sample.groupby(codes, sort=True)
-    out = pd.DataFrame(index=pd.Index(firm_ids, name="firm_id"))
+    out = pd.DataFrame(index=firm_ids)
     treated = treated_indicator(sample)
     for column in CATEGORICAL_COVARIATES:
         values = firms[column].first().set_axis(out.index).fillna("missing").astype(str)

@@ -49,7 +49,7 @@ from evaluation.methods.matching import (
 )
 from evaluation.study import formats as fmt
 from evaluation.study import labels
-from evaluation.study.comparison import comparison_sample, pre_call_covariates, treated_indicator
+from evaluation.study.comparison import comparison_sample, firm_key, pre_call_covariates, treated_indicator, with_firm_codes
 from evaluation.study.design import UNBALANCED_PANEL, data_limits, outcome_frame, true_att, true_effects
 
 ESTIMATORS = ("twfe", "cs_dr", "matched_did", "ipw_did")
@@ -94,8 +94,8 @@ class Estimate:
 
 @dataclass(frozen=True)
 class Weights:
-    """Propensity score weights of one sample: matched and IPW firm weights, and the
-    covariates behind them (for the balance table)."""
+    """Propensity score weights of one sample: matched and IPW firm weights (index: every firm
+    of the sample, ``firm_id`` sorted), and the covariates behind them (for the balance table)."""
     covariates: pd.DataFrame
     treated: pd.Series
     matched: pd.Series
@@ -149,20 +149,33 @@ def score_weights(sample: pd.DataFrame, seed: int) -> Weights:
                    trimmed=int((~keep).sum()), dropped=(*empty, *dropped), no_pre_data=int((~complete).sum()))
 
 
-def _balanced_firms(frame: pd.DataFrame) -> pd.Index:
-    """Firms observed in every year of ``frame`` (the balanced rule)."""
-    years = frame.groupby("firm_id")["year"].nunique()
-    return years.index[years == frame["year"].nunique()]
+def _balanced_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the firms observed in every year of ``frame`` (the balanced rule)."""
+    firm = firm_key(frame)
+    years = frame.groupby(firm)["year"].nunique()
+    return frame[frame[firm].isin(years.index[years == frame["year"].nunique()])]
 
 
 def _firm_counts(frame: pd.DataFrame) -> tuple[int, int]:
-    ever = frame.groupby("firm_id")["treat"].max()
+    ever = frame.groupby(firm_key(frame))["treat"].max()
     return int((ever == 1).sum()), int((ever == 0).sum())
 
 
 def cs_covariates(sample: pd.DataFrame) -> pd.DataFrame:
     """The covariates of ``cs_dr`` (``CS_COVARIATES``, by firm) of a comparison sample."""
     return pre_call_covariates(sample, outcomes=("turnover_eur", "employees"))[list(CS_COVARIATES)]
+
+
+def with_firm_values(frame: pd.DataFrame, by_firm: pd.DataFrame | pd.Series) -> pd.DataFrame:
+    """``frame`` with the columns of ``by_firm`` on each row, taken by ``firm_code`` (no join on the
+    text ids). ``by_firm``: one row per firm of the sample ``frame``'s rows come from, index
+    ``firm_id`` sorted (as ``pre_call_covariates`` returns), the sample's codes 0, 1, ...
+    (``with_firm_codes``), so that the firm's row is its code."""
+    by_firm = by_firm.to_frame() if isinstance(by_firm, pd.Series) else by_firm
+    codes = frame["firm_code"].to_numpy()
+    if len(codes) and codes.max() >= len(by_firm):
+        raise ValueError(f"{len(by_firm)} firm rows for a sample of {codes.max() + 1} or more firms: not the sample's firm-level frame")
+    return frame.assign(**{c: by_firm[c].to_numpy()[codes] for c in by_firm.columns})
 
 
 def estimate(sample: pd.DataFrame, line: str, group: str, outcome: str, estimator: str,
@@ -172,6 +185,7 @@ def estimate(sample: pd.DataFrame, line: str, group: str, outcome: str, estimato
     firms not observed every year from the Callaway-Sant'Anna estimate (else R
     ``did``'s unbalanced-panel estimator uses them). ``covariates``: ``cs_covariates(sample)``
     if already computed (computed here when None)."""
+    sample = with_firm_codes(sample)  # firm-level frames of the sample line up with its codes
     frame = outcome_frame(sample, outcome)
     with data_limits(f"{labels.estimator(estimator, short=True)} estimate of {labels.OUTCOMES[outcome]}"):
         return _estimate(frame, sample, line, group, outcome, estimator, weights, truth, balanced, covariates)
@@ -185,25 +199,26 @@ def _estimate(frame, sample, line, group, outcome, estimator, weights, truth, ba
         available = [c for c in CS_COVARIATES if covariates[c].notna().any()]  # an outcome never reported is left out
         if not available:
             raise DesignError("no firm reports turnover or employment before the call, the covariates of the doubly robust estimator.")
-        data = frame.join(covariates[available], on="firm_id").dropna(subset=available)
-        kept = data[data["firm_id"].isin(_balanced_firms(data))] if balanced else data
+        data = with_firm_values(frame, covariates[available]).dropna(subset=available)
+        kept = _balanced_rows(data) if balanced else data
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # cells att_gt cannot estimate are left out, as in R did
-            result = simple_att(kept, y, "year", "firm_id", "cohort", covariates=available,
+            result = simple_att(kept, y, "year", "firm_code", "cohort", covariates=available,
                                 control="not_yet" if group == "not_yet" else "never", inference=CS_INFERENCE,
                                 allow_unbalanced_panel=not balanced)
         row = {"estimate": result.att, "se": result.se, "ci_low": result.ci_low, "ci_high": result.ci_high,
                "p": result.p}
         counts = _firm_counts(kept)
     elif estimator == "twfe":
-        result = twfe(frame, y, ["treat"], "firm_id", "year", vcov="CR1", cluster="firm_id")
+        result = twfe(frame, y, ["treat"], "firm_code", "year", vcov="CR1", cluster="firm_code")
         row = result.table.loc["treat"]
         counts = _firm_counts(frame)
     elif estimator in ("matched_did", "ipw_did"):
         if weights is None:
             raise DesignError(f"{estimator} needs propensity-score weights, which group {group!r} does not have")
         firm_weights = weights.matched if estimator == "matched_did" else weights.ipw
-        result = matched_did(frame, y, firm_weights)
+        # Weights hold every firm of the sample in firm_id order: position is firm_code
+        result = matched_did(frame, y, firm_weights.reset_index(drop=True), unit="firm_code")
         row = result.table.loc["treat"]
         counts = (result.extra["n_treated_firms"], result.extra["n_control_firms"])
     else:
@@ -362,7 +377,7 @@ def cost_per_job(sample: pd.DataFrame, data: StudyData, line: str, group: str = 
         raise DesignError("no firm reports turnover or employment before the call, the covariates of the doubly robust estimator.")
     kept = frame.join(covariates[available], on="firm_id").dropna(subset=available)
     if balanced:
-        kept = kept[kept["firm_id"].isin(_balanced_firms(kept))]
+        kept = _balanced_rows(kept)
     post = kept[kept["treat"] == 1]
     if post.empty:
         raise DesignError("no funded firm with pre-call data is observed after its project start.")
@@ -494,10 +509,10 @@ def _pole_clustered(frame: pd.DataFrame, outcome: str, seed: int, B: int) -> dic
 def dynamic_effects(sample: pd.DataFrame, outcome: str, group: str, n_boot: int, seed: int):
     """Callaway-Sant'Anna event study (``aggte`` dynamic, no covariates) with a
     multiplier-bootstrap uniform band, clustered by firm."""
-    frame = outcome_frame(sample, outcome)
+    frame = outcome_frame(with_firm_codes(sample), outcome)
     with data_limits(f"event study of {labels.OUTCOMES[outcome]}"):
-        result = att_gt(frame, y=f"log_{outcome}", time="year", unit="firm_id", cohort="cohort", method="reg",
-                        control="not_yet" if group == "not_yet" else "never", cluster="firm_id",
+        result = att_gt(frame, y=f"log_{outcome}", time="year", unit="firm_code", cohort="cohort", method="reg",
+                        control="not_yet" if group == "not_yet" else "never", cluster="firm_code",
                         allow_unbalanced_panel=UNBALANCED_PANEL)
         return aggte(result, kind="dynamic", min_e=-5, max_e=4, n_boot=n_boot, seed=seed)
 

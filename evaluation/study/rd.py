@@ -35,7 +35,7 @@ from evaluation.methods.estimators import twfe
 from evaluation.methods.estimators.poisson import poisson_did
 from evaluation.methods.estimators.small_sample import simple_att
 from evaluation.study import impact, labels
-from evaluation.study.comparison import pre_call_covariates
+from evaluation.study.comparison import firm_key, pre_call_covariates, with_firm_codes
 from evaluation.study.design import UNBALANCED_PANEL, data_limits, true_effects
 
 RD = "rd_expenditure_eur"
@@ -47,7 +47,7 @@ EXTENSIVE_ESTIMATORS = ("cs_dr", "twfe")
 
 def _firms(frame: pd.DataFrame, side: str = "treated_group") -> tuple[int, int]:
     """Funded (treated side) and comparison firms in ``frame``."""
-    ever = frame.groupby("firm_id")[side].max()
+    ever = frame.groupby(firm_key(frame))[side].max()
     return int((ever == 1).sum()), int((ever == 0).sum())
 
 
@@ -66,7 +66,7 @@ def rd_frame(sample: pd.DataFrame) -> pd.DataFrame:
 
 def switchers(frame: pd.DataFrame) -> int:
     """Firms whose R&D status (``does_rd``) changes between the years they are observed."""
-    return int((frame.groupby("firm_id")["does_rd"].nunique() > 1).sum())
+    return int((frame.groupby(firm_key(frame))["does_rd"].nunique() > 1).sum())
 
 
 def extensive_margin(sample: pd.DataFrame, group: str, estimator: str, truth: pd.DataFrame | None,
@@ -74,6 +74,7 @@ def extensive_margin(sample: pd.DataFrame, group: str, estimator: str, truth: pd
     """Linear probability DiD of ``does_rd`` (percentage points, 95% interval clustered by firm).
     With no firm changing status the firm effects absorb the indicator and every DiD is zero
     whatever the sample: the row says so (``switchers = 0``, estimate 0, no interval)."""
+    sample = with_firm_codes(sample)  # firm-level covariates line up with the codes
     frame = rd_frame(sample)
     row = {"measure": "extensive", "estimator": estimator, "switchers": switchers(frame),
            "truth": None if truth is None else 0.0}
@@ -84,7 +85,7 @@ def extensive_margin(sample: pd.DataFrame, group: str, estimator: str, truth: pd
                 "note": "no firm starts or stops R&D in these years, so the share doing R&D cannot move: zero by construction"}
     with data_limits(f"{labels.estimator(estimator, short=True)} estimate of the share doing R&D"):
         if estimator == "twfe":
-            result = twfe(frame, "does_rd", ["treat"], "firm_id", "year", vcov="CR1", cluster="firm_id").table.loc["treat"]
+            result = twfe(frame, "does_rd", ["treat"], "firm_code", "year", vcov="CR1", cluster="firm_code").table.loc["treat"]
             values = {k: float(result[k]) for k in ("estimate", "se", "ci_low", "ci_high", "p")}
             counts = _firms(frame, "treat")
         elif estimator == "cs_dr":
@@ -92,10 +93,10 @@ def extensive_margin(sample: pd.DataFrame, group: str, estimator: str, truth: pd
             available = [c for c in impact.CS_COVARIATES if covariates[c].notna().any()]
             if not available:
                 raise DesignError("no firm reports turnover or employment before the call, the covariates of the doubly robust estimator.")
-            data = frame.join(covariates[available], on="firm_id").dropna(subset=available)
+            data = impact.with_firm_values(frame, covariates[available]).dropna(subset=available)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # cells att_gt cannot estimate are left out, as in R did
-                result = simple_att(data, "does_rd", "year", "firm_id", "cohort", covariates=available,
+                result = simple_att(data, "does_rd", "year", "firm_code", "cohort", covariates=available,
                                     control="not_yet" if group == "not_yet" else "never", inference=impact.CS_INFERENCE,
                                     allow_unbalanced_panel=not balanced)
             values = {"estimate": result.att, "se": result.se, "ci_low": result.ci_low, "ci_high": result.ci_high, "p": result.p}
@@ -128,8 +129,9 @@ def size_strata(frame: pd.DataFrame) -> pd.Series:
     single = pd.Series("all", index=frame.index)
     if "size_class" not in frame or not frame["size_class"].isin(SIZE_CLASSES).all():
         return single
-    positive = frame.groupby("firm_id")[RD].transform("sum") > 0
-    comparison = frame[positive & (frame["treated_group"] == 0)].groupby("size_class")["firm_id"].nunique()
+    firm = firm_key(frame)
+    positive = frame.groupby(firm)[RD].transform("sum") > 0
+    comparison = frame[positive & (frame["treated_group"] == 0)].groupby("size_class")[firm].nunique()
     enough = [rank for rank, c in enumerate(SIZE_CLASSES) if comparison.get(c, 0) >= MIN_STRATUM_FIRMS]
     if not enough:
         return single
@@ -144,12 +146,12 @@ def proportional_effect(sample: pd.DataFrame, truth: pd.DataFrame | None) -> dic
     ``E[y(1)] / E[y(0)]`` over the funded firm-years. Interval: the delete-one-firm jackknife
     (``vcov="CV3"``), because a few large firms hold most R&D in levels and the CR1 sandwich
     then under-covers (tests/methods/test_poisson_did.py)."""
-    frame = rd_frame(sample)
+    frame = rd_frame(with_firm_codes(sample))
     frame = frame.assign(stratum=size_strata(frame))
     with data_limits("Poisson estimate of R&D in levels"):
-        result = poisson_did(frame, RD, "firm_id", "year", "cohort", strata="stratum", vcov="CV3")
+        result = poisson_did(frame, RD, "firm_code", "year", "cohort", strata="stratum", vcov="CV3")
     row = result.table.loc["ATT"]
-    used = frame[frame.groupby("firm_id")[RD].transform("sum") > 0]
+    used = frame[frame.groupby("firm_code")[RD].transform("sum") > 0]
     n_treated, n_control = _firms(used, "treat")
     return {"measure": "proportional", "estimator": "poisson", **{k: float(row[k]) for k in ("estimate", "se", "ci_low", "ci_high", "p")},
             "n_treated": n_treated, "n_control": n_control, "switchers": switchers(frame),
