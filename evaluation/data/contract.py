@@ -220,21 +220,48 @@ def _date_year_in_range(s: pd.Series) -> pd.Series:
     return ~iso | year.between(*YEAR_RANGE)
 
 
-def _is_finite(s: pd.Series) -> pd.Series:
-    """Not ``inf``/``nan`` spelled out, and not a number too large for a float (``1e999``);
-    text that is no number at all fails the ``number`` check instead."""
-    number = _matches(s, _NUMBER)
-    value = pd.to_numeric(s.where(number), errors="coerce").astype("float64")
-    return ~_matches(s, _NON_FINITE) & (~number | np.isfinite(value))
+class _ColumnPasses:
+    """``_matches`` of a column and pattern computed once per validation of a frame: the checks
+    of a column share its passes (the number checks both need the number pattern, the integer
+    checks the integer pattern), each a regular-expression pass over millions of values at a
+    regional pool's scale. Keyed by column name, so one instance serves one frame."""
+
+    def __init__(self):
+        self._done: dict[tuple[str, str], pd.Series] = {}
+
+    def matches(self, s: pd.Series, regex: str) -> pd.Series:
+        key = (str(s.name), regex)
+        if key not in self._done:
+            self._done[key] = _matches(s, regex)
+        return self._done[key]
+
+    def non_finite(self, s: pd.Series) -> pd.Series:
+        """``inf``/``nan`` spelled out, looked for only among values that are not numbers."""
+        number = self.matches(s, _NUMBER)
+        rest = s.notna() & ~number
+        out = pd.Series(False, index=s.index)
+        if rest.any():
+            out[rest] = _matches(s[rest], _NON_FINITE).to_numpy()
+        return out
+
+    def is_number(self, s: pd.Series) -> pd.Series:
+        return self.matches(s, _NUMBER) | self.non_finite(s)
+
+    def is_finite(self, s: pd.Series) -> pd.Series:
+        """Not ``inf``/``nan`` spelled out, and not a number too large for a float (``1e999``);
+        text that is no number at all fails the ``number`` check instead."""
+        number = self.matches(s, _NUMBER)
+        value = pd.to_numeric(s.where(number), errors="coerce").astype("float64")
+        return ~self.non_finite(s) & (~number | np.isfinite(value))
 
 
-def _regex_check(regex: str, name: str) -> pa.Check:
+def _regex_check(regex: str, name: str, passes: _ColumnPasses) -> pa.Check:
     import pandera.pandas as pa
 
-    return pa.Check(lambda s: _matches(s, regex), name=name)
+    return pa.Check(lambda s: passes.matches(s, regex), name=name)
 
 
-def _raw_column(col: _Col) -> pa.Column:
+def _raw_column(col: _Col, passes: _ColumnPasses) -> pa.Column:
     import pandera.pandas as pa
 
     checks: list[pa.Check] = []
@@ -243,21 +270,20 @@ def _raw_column(col: _Col) -> pa.Column:
     elif col.kind == "cat":
         checks.append(pa.Check.isin(list(col.allowed or ())))
     elif col.kind in ("int", "Int64"):
-        checks.append(_regex_check(_INT, "integer"))
-        checks.append(pa.Check(lambda s: ~_matches(s, _INT) | _matches(s, _INT64), name="at most 18 digits"))
+        checks.append(_regex_check(_INT, "integer", passes))
+        checks.append(pa.Check(lambda s: ~passes.matches(s, _INT) | _matches(s, _INT64), name="at most 18 digits"))
     elif col.kind == "float":
-        # two simple patterns rather than their alternation: half the time on a long column
-        checks.append(pa.Check(lambda s: _matches(s, _NUMBER) | _matches(s, _NON_FINITE), name="number"))
-        checks.append(pa.Check(_is_finite, name="finite number"))
+        checks.append(pa.Check(passes.is_number, name="number"))
+        checks.append(pa.Check(passes.is_finite, name="finite number"))
     elif col.kind == "bool":
-        checks.append(_regex_check(_BOOL, "boolean (true/false)"))
+        checks.append(_regex_check(_BOOL, "boolean (true/false)", passes))
     elif col.kind == "date":
         checks.append(pa.Check(_is_iso_date, name="ISO date (YYYY-MM-DD)"))
         checks.append(
             pa.Check(_date_year_in_range, name=f"year {YEAR_RANGE[0]}-{YEAR_RANGE[1]}")
         )
     elif col.kind == "ateco":
-        checks.append(_regex_check(_ATECO, "ATECO division (two digits)"))
+        checks.append(_regex_check(_ATECO, "ATECO division (two digits)", passes))
     else:  # pragma: no cover - spec error
         raise AssertionError(col.kind)
     return pa.Column(str, checks=checks, nullable=col.nullable, required=True)
@@ -266,8 +292,9 @@ def _raw_column(col: _Col) -> pa.Column:
 def _raw_schema(name: str) -> pa.DataFrameSchema:
     import pandera.pandas as pa
 
+    passes = _ColumnPasses()  # one per schema: a schema validates one frame
     return pa.DataFrameSchema(
-        {c.name: _raw_column(c) for c in _SPEC[name]}, strict=True, name=f"{name} (format)"
+        {c.name: _raw_column(c, passes) for c in _SPEC[name]}, strict=True, name=f"{name} (format)"
     )
 
 
