@@ -57,7 +57,7 @@ import pandas as pd
 
 from evaluation.data.contract import ENTERPRISE_TYPES, NO_POLE, StudyData
 from evaluation.methods.errors import DesignError
-from evaluation.study.design import OUTCOMES, add_timing_and_logs, applicant_sample, no_line_reason
+from evaluation.study.design import OUTCOMES, add_timing_and_logs, applicant_sample, no_line_reason, panel_of
 
 GROUPS = ("unsuccessful", "matched", "not_yet")
 LINES = ("A", "B")
@@ -172,7 +172,7 @@ def _firm_years(data: StudyData, firms: pd.DataFrame, treated) -> pd.DataFrame:
     """Merge a firm table (firm_id, funded, reference_year, pole) with the panel and
     add the timing and log columns of :func:`evaluation.study.design.applicant_sample`."""
     firms = firms.assign(treated_group=treated(firms).astype(int))
-    sample = data.panel.merge(firms, on="firm_id", how="inner", validate="many_to_one")
+    sample = panel_of(data, firms)
     for side, label in ((1, "treated"), (0, "comparison")):
         if not (sample["treated_group"] == side).any():
             raise DesignError(f"the {label} side has no firm with panel data.")
@@ -180,18 +180,16 @@ def _firm_years(data: StudyData, firms: pd.DataFrame, treated) -> pd.DataFrame:
 
 
 def _add_firm_columns(sample: pd.DataFrame, data: StudyData, call_year: int) -> pd.DataFrame:
-    firms = data.firms.set_index("firm_id")
-    attributes = pd.DataFrame(
-        {
-            "size_class": firms["size_class"],
-            "sector": sector_group(firms["ateco"]),
-            "province": firms["province"],
-            "firm_pole": firms["pole"],
-        }
-    )
-    out = sample.join(attributes, on="firm_id").assign(call_year=call_year)
-    out = out.sort_values(["firm_id", "year"], ignore_index=True)
-    out["firm_code"] = pd.factorize(out["firm_id"], sort=True)[0]
+    """The firm columns of ``firms.csv``, ``call_year`` and ``firm_code``, rows sorted by firm and
+    year. Firms are coded once (sorted ids), and the codes do the join and the sort."""
+    codes, ids = pd.factorize(sample["firm_id"], sort=True)
+    firms = data.firms.set_index("firm_id").reindex(ids)
+    by_firm = {"size_class": firms["size_class"], "sector": sector_group(firms["ateco"]),
+               "province": firms["province"], "firm_pole": firms["pole"]}
+    out = sample.assign(**{name: column.array.take(codes) for name, column in by_firm.items()}, call_year=call_year)
+    order = np.lexsort((sample["year"].to_numpy(), codes))  # (firm_id, year) is unique: one order
+    out = out.take(order).reset_index(drop=True)
+    out["firm_code"] = codes[order]
     return out
 
 

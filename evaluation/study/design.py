@@ -81,8 +81,19 @@ def applicant_sample(data: StudyData, line: str) -> pd.DataFrame:
         if not (firms["funded"] == group).any():
             raise DesignError(f"Linea {line} has no {label} applicants in applications.csv, so funded and "
                               "unsuccessful applicants cannot be compared.")
-    sample = data.panel.merge(firms, on="firm_id", how="inner", validate="many_to_one")
-    return add_timing_and_logs(sample).sort_values(["firm_id", "year"], ignore_index=True)
+    return add_timing_and_logs(panel_of(data, firms)).sort_values(["firm_id", "year"], ignore_index=True)
+
+
+def panel_of(data: StudyData, firms: pd.DataFrame) -> pd.DataFrame:
+    """The panel rows of the firms in ``firms`` (one row per ``firm_id``) with ``firms``' other
+    columns, in panel order: the inner join ``panel.merge(firms, on="firm_id")`` done by one
+    lookup of each panel row's firm (a regional panel holds millions of rows)."""
+    if not firms["firm_id"].is_unique:
+        raise ValueError("panel_of: firms must hold one row per firm_id")
+    row = pd.Index(firms["firm_id"]).get_indexer(data.panel["firm_id"])
+    kept = row >= 0
+    panel = data.panel[kept].reset_index(drop=True)
+    return panel.assign(**{c: firms[c].array.take(row[kept]) for c in firms.columns if c != "firm_id"})
 
 
 def add_timing_and_logs(sample: pd.DataFrame) -> pd.DataFrame:
