@@ -546,6 +546,7 @@ def matched_did(
     The result's ``estimator`` is ``"matched_did"``; ``extra`` adds the numbers of
     treated and control units used and the sum of the control weights.
     """
+    frame = frame[list(dict.fromkeys([unit, time, treat, y]))]  # the model's columns only: no copy of the rest
     if weights is not None:
         w = weights[weights > 0]
         frame = frame[frame[unit].isin(w.index)].assign(_weight=frame[unit].map(w))

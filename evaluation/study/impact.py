@@ -50,7 +50,7 @@ from evaluation.methods.matching import (
 from evaluation.study import formats as fmt
 from evaluation.study import labels
 from evaluation.study.comparison import comparison_sample, firm_key, pre_call_covariates, treated_indicator, with_firm_codes
-from evaluation.study.design import UNBALANCED_PANEL, data_limits, outcome_frame, true_att, true_effects
+from evaluation.study.design import OUTCOMES, UNBALANCED_PANEL, data_limits, outcome_frame, true_att, true_effects
 
 ESTIMATORS = ("twfe", "cs_dr", "matched_did", "ipw_did")
 CS_COVARIATES = ("pre_mean_log_turnover_eur", "pre_mean_log_employees")
@@ -178,6 +178,10 @@ def with_firm_values(frame: pd.DataFrame, by_firm: pd.DataFrame | pd.Series) -> 
     return frame.assign(**{c: by_firm[c].to_numpy()[codes] for c in by_firm.columns})
 
 
+ESTIMATE_COLUMNS = ("firm_id", "firm_code", "year", "funded", "treated_group", "cohort", "treat")
+"""The columns of a sample the estimates read, beside the outcome's (``estimate``)."""
+
+
 def estimate(sample: pd.DataFrame, line: str, group: str, outcome: str, estimator: str,
              weights: Weights | None, truth: pd.DataFrame | None, balanced: bool = not UNBALANCED_PANEL,
              covariates: pd.DataFrame | None = None) -> Estimate:
@@ -186,7 +190,8 @@ def estimate(sample: pd.DataFrame, line: str, group: str, outcome: str, estimato
     ``did``'s unbalanced-panel estimator uses them). ``covariates``: ``cs_covariates(sample)``
     if already computed (computed here when None)."""
     sample = with_firm_codes(sample)  # firm-level frames of the sample line up with its codes
-    frame = outcome_frame(sample, outcome)
+    used = {*ESTIMATE_COLUMNS, f"log_{outcome}", *OUTCOMES}  # copy these, not the whole sample, for the outcome's rows
+    frame = outcome_frame(sample[[c for c in sample.columns if c in used]], outcome)
     with data_limits(f"{labels.estimator(estimator, short=True)} estimate of {labels.OUTCOMES[outcome]}"):
         return _estimate(frame, sample, line, group, outcome, estimator, weights, truth, balanced, covariates)
 
