@@ -193,14 +193,46 @@ _DATE = r"\d{4}-\d{2}-\d{2}"
 _ATECO = r"\d{2}"
 
 
+_PLAIN_DIGITS = {_NUMBER: (1, None), _INT: (0, None), _INT64: (0, 18)}
+"""Patterns every plain value matches, a plain value being ASCII digits with at most this many
+dots, at least one digit and at most this many characters: ``_NUMBER`` (``12.5``, ``.5``, ``7.``),
+``_INT`` and ``_INT64``."""
+
+
+def _all_plain(joined: str, regex: str) -> bool:
+    """Whether every value of a column (joined by line breaks, none inside a value) is plain for
+    ``regex`` (``_PLAIN_DIGITS``), so matches it. Hand-written because Python's ``re`` takes about
+    50 ns a character over a column of millions of values, and byte scans with numpy take a
+    tenth of that; ``False`` sends the column to the regular expression (the exact check)."""
+    if regex not in _PLAIN_DIGITS or not joined.isascii():
+        return False
+    dots_allowed, max_length = _PLAIN_DIGITS[regex]
+    data = joined.encode("ascii")
+    if data.translate(None, b"0123456789.\n" if dots_allowed else b"0123456789\n"):
+        return False  # another character: a sign, an exponent, a space, a letter
+    lines = b"\n" + data + b"\n"
+    if b"\n\n" in lines or b"\n.\n" in lines:
+        return False  # an empty value or a lone dot: no digit
+    raw = np.frombuffer(lines, np.uint8)
+    breaks = np.flatnonzero(raw == 10)
+    if max_length is not None and np.diff(breaks).max() - 1 > max_length:
+        return False
+    if dots_allowed:
+        line_of_dot = np.searchsorted(breaks, np.flatnonzero(raw == 46))
+        if (np.diff(line_of_dot) == 0).any():
+            return False  # two dots in one value
+    return True
+
+
 def _matches(s: pd.Series, regex: str) -> pd.Series:
-    """Whether each value matches ``regex`` as a whole (missing: False). One regex pass
-    over the joined column when every value matches or none does (the usual cases), so
-    a 40,000-row column is checked in milliseconds; value by value otherwise."""
+    """Whether each value matches ``regex`` as a whole (missing: False). When every value is
+    plain digits (``_all_plain``) or one regex pass over the joined column finds that every
+    value matches or none does (the usual cases), a column is checked at once; value by value
+    otherwise."""
     values = s.dropna().astype(object).tolist()
     joined = "\n".join(values)
     if joined.count("\n") == len(values) - 1:  # no value holds a line break
-        if re.fullmatch(rf"(?:{regex})(?:\n(?:{regex}))*", joined):
+        if _all_plain(joined, regex) or re.fullmatch(rf"(?:{regex})(?:\n(?:{regex}))*", joined):
             return s.notna()
         if not re.search(rf"(?m)^(?:{regex})$", joined):
             return pd.Series(False, index=s.index)
@@ -271,7 +303,7 @@ def _raw_column(col: _Col, passes: _ColumnPasses) -> pa.Column:
         checks.append(pa.Check.isin(list(col.allowed or ())))
     elif col.kind in ("int", "Int64"):
         checks.append(_regex_check(_INT, "integer", passes))
-        checks.append(pa.Check(lambda s: ~passes.matches(s, _INT) | _matches(s, _INT64), name="at most 18 digits"))
+        checks.append(pa.Check(lambda s: ~passes.matches(s, _INT) | passes.matches(s, _INT64), name="at most 18 digits"))
     elif col.kind == "float":
         checks.append(pa.Check(passes.is_number, name="number"))
         checks.append(pa.Check(passes.is_finite, name="finite number"))

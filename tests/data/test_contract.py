@@ -329,3 +329,28 @@ def test_quote_free_csv_errors_name_lines(tmp_path: Path, text: str, message: st
     path.write_text(text)
     with pytest.raises(ContractError, match=message):
         read_contract_csv(path)
+
+
+def test_plain_digit_shortcut_agrees_with_the_patterns():
+    """``_all_plain`` (a byte scan for columns of plain digits) only says "every value matches"
+    when the regular expression agrees, and ``_matches`` gives the regular expression's answer
+    value by value, on random columns of digits, dots and the characters that break the
+    patterns (signs, exponents, spaces, letters, a non-ASCII digit, empty values)."""
+    import random
+
+    from evaluation.data.contract import _INT, _INT64, _NUMBER, _all_plain, _matches
+
+    rng = random.Random(20170601)
+    shortcuts = 0
+    for _ in range(3000):
+        values = ["".join(rng.choice("0123456789..-+eE x\u0661" if rng.random() < 0.3 else "0123456789.")
+                          for _ in range(rng.randint(0, 21))) for _ in range(rng.randint(1, 6))]
+        column = pd.Series(values, dtype="str")
+        for regex in (_NUMBER, _INT, _INT64):
+            exact = column.str.fullmatch(regex).fillna(False).astype(bool)
+            if _all_plain("\n".join(values), regex):
+                shortcuts += 1
+                assert exact.all(), (regex, values)
+            assert (_matches(column, regex).to_numpy() == exact.to_numpy()).all(), (regex, values)
+            assert all(bool(re.fullmatch(regex, v)) == e for v, e in zip(values, exact))
+    assert shortcuts > 300  # the shortcut is taken, not only refused
