@@ -166,15 +166,24 @@ def cs_covariates(sample: pd.DataFrame) -> pd.DataFrame:
     return pre_call_covariates(sample, outcomes=("turnover_eur", "employees"))[list(CS_COVARIATES)]
 
 
-def with_firm_values(frame: pd.DataFrame, by_firm: pd.DataFrame | pd.Series) -> pd.DataFrame:
-    """``frame`` with the columns of ``by_firm`` on each row, taken by ``firm_code`` (no join on the
-    text ids). ``by_firm``: one row per firm of the sample ``frame``'s rows come from, index
-    ``firm_id`` sorted (as ``pre_call_covariates`` returns), the sample's codes 0, 1, ...
-    (``with_firm_codes``), so that the firm's row is its code."""
-    by_firm = by_firm.to_frame() if isinstance(by_firm, pd.Series) else by_firm
+def n_firms(sample: pd.DataFrame) -> int:
+    """Firms of a sample whose ``firm_code`` is 0, 1, ... (``with_firm_codes``)."""
+    return int(sample["firm_code"].max()) + 1 if len(sample) else 0
+
+
+def by_code(by_firm: pd.DataFrame | pd.Series, sample: pd.DataFrame) -> pd.DataFrame | pd.Series:
+    """A firm-level frame of ``sample`` (one row per firm, index ``firm_id`` sorted, as
+    ``pre_call_covariates`` and ``Weights`` hold them) indexed by ``firm_code`` instead: with the
+    sample's codes 0, 1, ... (``with_firm_codes``) the firm's row is its code."""
+    if len(by_firm) != n_firms(sample):
+        raise ValueError(f"{len(by_firm)} firm rows for a sample of {n_firms(sample)} firms: not the sample's firm-level frame")
+    return by_firm.reset_index(drop=True).rename_axis("firm_code")
+
+
+def with_firm_values(frame: pd.DataFrame, by_firm: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` (rows of a sample) with the columns of ``by_firm`` (``by_code`` of the sample's
+    firm-level frame) on each row, taken by ``firm_code``: no join on the text ids."""
     codes = frame["firm_code"].to_numpy()
-    if len(codes) and codes.max() >= len(by_firm):
-        raise ValueError(f"{len(by_firm)} firm rows for a sample of {codes.max() + 1} or more firms: not the sample's firm-level frame")
     return frame.assign(**{c: by_firm[c].to_numpy()[codes] for c in by_firm.columns})
 
 
@@ -204,7 +213,7 @@ def _estimate(frame, sample, line, group, outcome, estimator, weights, truth, ba
         available = [c for c in CS_COVARIATES if covariates[c].notna().any()]  # an outcome never reported is left out
         if not available:
             raise DesignError("no firm reports turnover or employment before the call, the covariates of the doubly robust estimator.")
-        data = with_firm_values(frame, covariates[available]).dropna(subset=available)
+        data = with_firm_values(frame, by_code(covariates[available], sample)).dropna(subset=available)
         kept = _balanced_rows(data) if balanced else data
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # cells att_gt cannot estimate are left out, as in R did
@@ -222,8 +231,7 @@ def _estimate(frame, sample, line, group, outcome, estimator, weights, truth, ba
         if weights is None:
             raise DesignError(f"{estimator} needs propensity-score weights, which group {group!r} does not have")
         firm_weights = weights.matched if estimator == "matched_did" else weights.ipw
-        # Weights hold every firm of the sample in firm_id order: position is firm_code
-        result = matched_did(frame, y, firm_weights.reset_index(drop=True), unit="firm_code")
+        result = matched_did(frame, y, by_code(firm_weights, sample), unit="firm_code")
         row = result.table.loc["treat"]
         counts = (result.extra["n_treated_firms"], result.extra["n_control_firms"])
     else:

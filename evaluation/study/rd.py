@@ -93,7 +93,7 @@ def extensive_margin(sample: pd.DataFrame, group: str, estimator: str, truth: pd
             available = [c for c in impact.CS_COVARIATES if covariates[c].notna().any()]
             if not available:
                 raise DesignError("no firm reports turnover or employment before the call, the covariates of the doubly robust estimator.")
-            data = impact.with_firm_values(frame, covariates[available]).dropna(subset=available)
+            data = impact.with_firm_values(frame, impact.by_code(covariates[available], sample)).dropna(subset=available)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # cells att_gt cannot estimate are left out, as in R did
                 result = simple_att(data, "does_rd", "year", "firm_code", "cohort", covariates=available,
