@@ -261,7 +261,7 @@ def poisson_did(
     period_terms = [f"{strata_seen[s]}:t={periods[p]}" if strata else f"t={periods[p]}" for s, p in zip(*np.nonzero(later))]
     n_periods = len(period_terms)
     cell_terms = sorted(set(pd.unique(cell)) - {""})
-    cell_code = pd.Categorical(cell, categories=cell_terms).codes.astype(np.int64)  # -1: untreated
+    cell_code = pd.Index(cell_terms, dtype=object).get_indexer(cell)  # -1: untreated ("")
     X = _Dummies(period_column[stratum_code, time_code], np.where(cell_code >= 0, n_periods + cell_code, -1),
                  n_periods + len(cell_terms))
     unit_codes, unit_index = pd.factorize(frame[unit], sort=True)
