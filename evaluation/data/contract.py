@@ -268,13 +268,16 @@ class _ColumnPasses:
         return self._done[key]
 
     def non_finite(self, s: pd.Series) -> pd.Series:
-        """``inf``/``nan`` spelled out, looked for only among values that are not numbers."""
-        number = self.matches(s, _NUMBER)
-        rest = s.notna() & ~number
-        out = pd.Series(False, index=s.index)
-        if rest.any():
-            out[rest] = _matches(s[rest], _NON_FINITE).to_numpy()
-        return out
+        """``inf``/``nan`` spelled out, looked for only among values that are not numbers (both
+        number checks ask; computed once)."""
+        key = (str(s.name), _NON_FINITE)
+        if key not in self._done:
+            rest = s.notna() & ~self.matches(s, _NUMBER)
+            out = pd.Series(False, index=s.index)
+            if rest.any():
+                out[rest] = _matches(s[rest], _NON_FINITE).to_numpy()
+            self._done[key] = out
+        return self._done[key]
 
     def is_number(self, s: pd.Series) -> pd.Series:
         return self.matches(s, _NUMBER) | self.non_finite(s)
