@@ -154,6 +154,75 @@ def test_multiplier_bootstrap_is_seeded_and_uniform(mpdta):
             - agg.table["ci_low_pointwise"] - 1e-12).all()
 
 
+def test_multiplier_signs_are_the_seeds_bytes():
+    """The seed's meaning: the signs are ``default_rng(seed)``'s uniform bytes drawn
+    ``BOOT_CHUNK`` rows at a time (drawn faster as 64-bit words where the sizes allow)."""
+    from evaluation.methods.estimators.staggered.inference import BOOT_CHUNK, _multiplier_signs
+
+    for n_rows in (1, 7, BOOT_CHUNK, BOOT_CHUNK + 3, 2 * BOOT_CHUNK + 1001):
+        for n_boot in (1, 9, 999, 1000):
+            rng = np.random.default_rng(3)
+            nbytes = (n_boot + 7) // 8
+            expected = [rng.integers(0, 256, size=(min(BOOT_CHUNK, n_rows - start), nbytes), dtype=np.uint8)
+                        for start in range(0, n_rows, BOOT_CHUNK)]
+            got = [signs for _, signs in _multiplier_signs(n_rows, n_boot, 3)]
+            assert len(got) == len(expected)
+            for a, b in zip(got, expected):
+                np.testing.assert_array_equal(a, b)
+
+
+def test_multiplier_draws_skip_zeros_but_equal_the_dense_product():
+    """Draws from rows grouped by nonzero columns (rare patterns together, blocks of rows
+    in any order, clusters) equal (1/n) V' psi computed densely in float64 from the same signs."""
+    from evaluation.methods.estimators.staggered.inference import (
+        SampleInfluence,
+        _multiplier_draws,
+        _multiplier_signs,
+    )
+
+    rng = np.random.default_rng(0)
+    n, k, n_boot = 20_000, 7, 99
+    IF = SampleInfluence(n, k)
+    cohort = rng.integers(0, 4, n)
+    for g in range(1, 4):  # each cohort's columns on its units and the never treated (cohort 0)
+        rows = np.flatnonzero((cohort == g) | (cohort == 0))
+        IF.add(rows, [2 * g - 2, 2 * g - 1][::-1], rng.normal(size=(rows.size, 2)))
+    scattered = np.sort(rng.choice(n, 300, replace=False))  # few rows: a rare pattern
+    IF.add(scattered, [6], rng.normal(size=(scattered.size, 1)))
+    dense = IF.dense()
+    dense[rng.choice(n, 400, replace=False)] = 0.0  # rows that are zero everywhere: a pattern of its own
+    zeroed = SampleInfluence(n, k)
+    zeroed.add(np.arange(n), range(k), dense)
+    for cluster in (None, rng.integers(0, 5_000, n)):
+        for matrix in (IF, zeroed):
+            full = matrix.dense()
+            psi = full if cluster is None else np.stack([np.bincount(cluster, weights=c) for c in full.T], 1)
+            signs = np.concatenate([s for _, s in _multiplier_signs(psi.shape[0], n_boot, 8)])
+            v = 2.0 * np.unpackbits(signs, axis=1, count=n_boot) - 1.0
+            expected = v.T @ psi / n
+            got = _multiplier_draws(matrix, cluster, n_boot, 8)
+            np.testing.assert_allclose(got, expected, rtol=0, atol=1e-6 * np.abs(expected).max())
+            assert not np.allclose(got, _multiplier_draws(matrix, cluster, n_boot, 9))
+
+
+def test_aggte_reuses_att_gt_draws_with_the_same_seed():
+    """aggte after a bootstrapped att_gt with the same seed combines att_gt's draws; they
+    are the draws it would make itself (equal up to float32 rounding), not new ones."""
+    panel = staggered_panel(n=3000, seed=8)
+    kw = dict(y="y", time="t", unit="unit", cohort="g", covariates=["x"])
+    for extra in ({}, {"cluster": "pole"}, {"control": "not_yet"}):
+        boot = att_gt(panel, n_boot=199, seed=5, **kw, **extra)
+        assert boot.multiplier is not None and boot.multiplier.shares.shape == (199, 3)
+        plain = att_gt(panel, **kw, **extra)
+        for kind in ("simple", "group", "dynamic", "calendar"):
+            reused, drawn = aggte(boot, kind, n_boot=199, seed=5), aggte(plain, kind, n_boot=199, seed=5)
+            np.testing.assert_allclose(reused.table["se"], drawn.table["se"], rtol=1e-5)
+            assert reused.overall_se == pytest.approx(drawn.overall_se, rel=1e-5)
+            assert reused.extra["crit"] == pytest.approx(drawn.extra["crit"], rel=1e-5)
+            other = aggte(boot, kind, n_boot=199, seed=6)
+            assert not np.allclose(other.table["se"], drawn.table["se"], rtol=1e-3)
+
+
 def test_cluster_at_unit_level_equals_unclustered(mpdta):
     plain = fit(mpdta).table
     clustered = fit(mpdta, cluster="countyreal").table

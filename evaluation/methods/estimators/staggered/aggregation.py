@@ -15,6 +15,7 @@ from scipy import stats
 
 from evaluation.methods.estimators.staggered.group_time import _num
 from evaluation.methods.estimators.staggered.inference import (
+    SampleInfluence,
     _analytic_se,
     _bootstrap,
     _intervals,
@@ -24,22 +25,23 @@ from evaluation.methods.estimators.staggered.results import AggteResult, AttGtRe
 from evaluation.methods.results import to_plain
 
 
-def _weights_if(keepers, pg, w_ind, G, group, att):
-    """did's ``wif`` times the kept ATTs: influence of estimating the shares in pg/sum(pg).
+def _share_terms(keepers, pg, group, att, glist):
+    """did's ``wif`` times the kept ATTs, as one coefficient per group of ``glist``: the
+    influence of estimating the shares in pg/sum(pg) is ``w_i f(G_i)`` (0 for the never treated).
 
     did's n x k matrix ``wif = ind / s - ind.sum(1) pk' / s^2`` with
     ``ind[i, k] = w_i 1[G_i = g_k] - pg_k``, ``pk = pg[keepers]``, ``s = sum(pk)``, is only
     used as ``wif @ a``; the pg_k terms cancel there, leaving
-    ``w_i (c(G_i) / s - m(G_i) (pk'a) / s^2)`` with c(g) the sum of the a_k and m(g) the
+    ``f(g) = c(g) / s - m(g) (pk'a) / s^2`` with c(g) the sum of the a_k and m(g) the
     number of kept cells of group g: O(n), no n x k matrix.
     """
     pk, a, cells = pg[keepers], att, group[keepers]
     s = pk.sum()
-    per_unit = np.zeros(len(G))
+    f = np.zeros(len(glist))
     for g in np.unique(cells):
         in_g = cells == g
-        per_unit[G == g] = a[in_g].sum() / s - in_g.sum() * (pk @ a) / s**2
-    return w_ind * per_unit
+        f[np.searchsorted(glist, g)] = a[in_g].sum() / s - in_g.sum() * (pk @ a) / s**2
+    return f
 
 
 def aggte(
@@ -83,31 +85,47 @@ def aggte(
     pg = pg_groups[np.searchsorted(glist, group)]
     att = np.where(ok, att_all, 0.0)
 
+    k = len(group)
+    unit_group = np.searchsorted(glist, G)  # the position of each unit's group; len(glist): never
+    unit_group[(unit_group < len(glist)) & (glist[np.minimum(unit_group, len(glist) - 1)] != G)] = len(glist)
+
+    def per_unit(f):
+        """The share term ``w_i f(G_i)`` of the units (0 for the never treated)."""
+        return w_ind * np.append(f, 0.0)[unit_group]
+
     def combine(which, weights, with_wif=True):
-        """Weighted average of the cells ``which`` and its influence function (plus ``wif``)."""
+        """Weighted average of the cells ``which``, its influence function (plus ``wif``) and
+        that function's coefficients: ``IF @ m + w f(G)``."""
         inf = IF_all.combine(which, weights)
+        m, f = np.zeros(k), np.zeros(len(glist))
+        m[which] = weights
         if with_wif:
-            inf += _weights_if(which, pg, w_ind, G, group, att[which])
-        return float(att[which] @ weights), inf
+            f = _share_terms(which, pg, group, att[which], glist)
+            inf += per_unit(f)
+        return float(att[which] @ weights), inf, (m, f)
 
     keys: list = []
     estimates: list[float] = []
     infs: list[np.ndarray] = []
+    coefs: list[tuple[np.ndarray, np.ndarray]] = []
     if kind == "simple":
         keepers = np.flatnonzero((group <= t) & (t - group <= max_e) & ok)
-        est, inf = combine(keepers, pg[keepers] / pg[keepers].sum())
-        overall_att, overall_inf = est, inf
-        keys, estimates, infs = ["ATT"], [est], [inf]
+        est, inf, coef = combine(keepers, pg[keepers] / pg[keepers].sum())
+        overall_att, overall_inf, overall_coef = est, inf, coef
+        keys, estimates, infs, coefs = ["ATT"], [est], [inf], [coef]
     elif kind == "group":
         for g in glist:
             which = np.flatnonzero((group == g) & (g <= t) & (t - group <= max_e) & ok)
-            est, inf = combine(which, pg[which] / pg[which].sum(), with_wif=False)
-            keys.append(_num(g)); estimates.append(est); infs.append(inf)
+            est, inf, coef = combine(which, pg[which] / pg[which].sum(), with_wif=False)
+            keys.append(_num(g)); estimates.append(est); infs.append(inf); coefs.append(coef)
         att_g = np.array(estimates)
         inf_g = np.column_stack(infs)
         weights = pg_groups / pg_groups.sum()
         overall_att = float(att_g @ weights)
-        overall_inf = inf_g @ weights + _weights_if(np.arange(len(glist)), pg_groups, w_ind, G, glist, att_g)
+        f_groups = _share_terms(np.arange(len(glist)), pg_groups, glist, att_g, glist)
+        overall_inf = inf_g @ weights + per_unit(f_groups)
+        overall_coef = (np.column_stack([m for m, _ in coefs]) @ weights,
+                        np.column_stack([f for _, f in coefs]) @ weights + f_groups)
     elif kind == "dynamic":
         e_all = t - group
         include = np.ones(len(group), bool)
@@ -121,23 +139,25 @@ def aggte(
         eseq = eseq[(eseq >= min_e) & (eseq <= max_e)]
         for e in eseq:
             which = np.flatnonzero((e_all == e) & include & ok)
-            est, inf = combine(which, pg[which] / pg[which].sum())
-            keys.append(_num(e)); estimates.append(est); infs.append(inf)
+            est, inf, coef = combine(which, pg[which] / pg[which].sum())
+            keys.append(_num(e)); estimates.append(est); infs.append(inf); coefs.append(coef)
         positive = eseq >= 0
         att_e = np.array(estimates)
         inf_e = np.column_stack(infs) if infs else np.zeros((n, 0))
         overall_att = float(att_e[positive].mean()) if positive.any() else float("nan")
         overall_inf = inf_e[:, positive].mean(1) if positive.any() else np.zeros(n)
+        overall_coef = _mean_coef([c for c, keep in zip(coefs, positive) if keep], k, len(glist))
     else:  # calendar
         periods = np.unique(t)
         periods = periods[periods >= group.min()]
         for period in periods:
             which = np.flatnonzero((t == period) & (group <= t) & ok)
-            est, inf = combine(which, pg[which] / pg[which].sum())
-            keys.append(_num(period)); estimates.append(est); infs.append(inf)
+            est, inf, coef = combine(which, pg[which] / pg[which].sum())
+            keys.append(_num(period)); estimates.append(est); infs.append(inf); coefs.append(coef)
         att_t = np.array(estimates)
         overall_att = float(att_t.mean())
         overall_inf = np.column_stack(infs).mean(1)
+        overall_coef = _mean_coef(coefs, k, len(glist))
 
     inf_rows = np.column_stack(infs)
     se = _analytic_se(inf_rows, cl)
@@ -147,7 +167,10 @@ def aggte(
                              "balance_e": balance_e}
     pw_low, pw_high, p = _intervals(np.array(estimates), se, crit)
     if n_boot > 0:
-        draws, overall_draws = _multiplier_draws([inf_rows, overall_inf[:, None]], cl, int(n_boot), seed)
+        M = np.column_stack([m for m, _ in coefs] + [overall_coef[0]])
+        F = np.column_stack([f for _, f in coefs] + [overall_coef[1]])
+        all_draws = _aggregate_draws(result, np.column_stack([inf_rows, overall_inf]), M, F, int(n_boot), seed)
+        draws, overall_draws = all_draws[:, :-1], all_draws[:, -1:]
         se, band = _bootstrap(draws, result.alpha)
         overall_se = float(_bootstrap(overall_draws, result.alpha)[0][0])
         pw_low, pw_high, p = _intervals(np.array(estimates), se, crit)
@@ -167,6 +190,29 @@ def aggte(
         alpha=result.alpha, extra=extra, kind=kind, overall_att=overall_att, overall_se=overall_se,
         influence=inf_rows, overall_influence=overall_inf,
     )
+
+
+def _mean_coef(coefs, k: int, n_groups: int):
+    """The coefficients ``(m, f)`` of the mean of the influence functions of ``coefs``."""
+    if not coefs:
+        return np.zeros(k), np.zeros(n_groups)
+    return np.mean([m for m, _ in coefs], axis=0), np.mean([f for _, f in coefs], axis=0)
+
+
+def _aggregate_draws(result: AttGtResult, inf: np.ndarray, M: np.ndarray, F: np.ndarray, n_boot: int, seed):
+    """Multiplier draws of the aggregates' influence functions ``inf = IF @ M + w F(G)``.
+
+    When ``att_gt`` drew with the same ``n_boot`` and integer seed, the signs would be the
+    same, and the draws are linear in the influence function: they are its draws of the
+    ATT(g,t) times ``M`` plus its draws of the group shares times ``F``, without drawing again.
+    """
+    boot = result.multiplier
+    if boot is not None and boot.n_boot == n_boot and isinstance(seed, (int, np.integer)) and boot.seed == seed:
+        cells = np.flatnonzero((M != 0).any(1))  # the draws of a cell left out (NaN) are not used
+        return boot.cells[:, cells] @ M[cells] + boot.shares @ F
+    stacked = SampleInfluence(*inf.shape)
+    stacked.add(np.arange(inf.shape[0]), range(inf.shape[1]), inf)
+    return _multiplier_draws(stacked, result.unit_cluster, n_boot, seed)
 
 
 def _term(kind: str, key) -> str:

@@ -28,6 +28,7 @@ from scipy import stats
 
 from evaluation.methods.estimators.staggered.cross_section_2x2 import _CellProblem, _did_rc, _rc_problem
 from evaluation.methods.estimators.staggered.inference import (
+    MultiplierDraws,
     SampleInfluence,
     _bootstrap,
     _intervals,
@@ -192,8 +193,17 @@ def _finish(rows, IF, panel, nobs, n_boot, seed, alpha, y, control, method, base
     se = IF.analytic_se(panel.cluster)
     crit = stats.norm.ppf(1 - alpha / 2)
     extra: dict[str, Any] = {}
+    multiplier = None
     if n_boot > 0:
-        se, crit = _bootstrap(_multiplier_draws([IF.dense()], panel.cluster, int(n_boot), seed)[0], alpha)
+        # the draws of the group shares (weights of cohort g's units) too, for aggte
+        with_shares = SampleInfluence(n, IF.shape[1] + len(panel.glist))
+        with_shares.blocks = list(IF.blocks)
+        for m, g in enumerate(panel.glist):
+            members = np.flatnonzero(G == g)
+            with_shares.add(members, [IF.shape[1] + m], w[members, None])
+        draws = _multiplier_draws(with_shares, panel.cluster, int(n_boot), seed)
+        multiplier = MultiplierDraws(int(n_boot), seed, draws[:, : IF.shape[1]], draws[:, IF.shape[1] :])
+        se, crit = _bootstrap(multiplier.cells, alpha)
         extra.update(n_boot=int(n_boot), seed=seed, crit=crit, band="uniform (sup-t, multiplier bootstrap)")
     low, high, p = _intervals(att, se, crit)
     table = pd.DataFrame(
@@ -214,7 +224,8 @@ def _finish(rows, IF, panel, nobs, n_boot, seed, alpha, y, control, method, base
     return AttGtResult(
         table=table, nobs=nobs, vcov_type="multiplier bootstrap" if n_boot > 0 else "influence function",
         estimator="att_gt", y=y, n_clusters=None if panel.cluster is None else int(panel.cluster.max()) + 1,
-        cluster=cluster, vcov=None, alpha=alpha, extra=extra, sample_influence=IF, units=panel.units,
+        cluster=cluster, vcov=None, alpha=alpha, extra=extra, sample_influence=IF, multiplier=multiplier,
+        units=panel.units,
         unit_cohort=G, unit_weights=w, unit_cluster=panel.cluster, pretest=pretest,
     )
 

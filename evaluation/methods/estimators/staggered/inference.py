@@ -10,13 +10,28 @@ uses the influence-function covariance.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
 ZERO_SE = math.sqrt(np.finfo(float).eps) * 10  # did: standard errors below this are NA
 BOOT_CHUNK = 8192  # units per block of multiplier draws (fixed: part of the seed's meaning)
+PATTERN_ROWS = 256  # rows of a pattern of nonzero columns below which it joins the rare rows
+
+
+@dataclass(frozen=True)
+class MultiplierDraws:
+    """``att_gt``'s multiplier draws, kept for ``aggte``: ``cells`` (n_boot x k) of the
+    ATT(g,t), ``shares`` (n_boot x groups) of (1/n) sum_i v_i w_i 1[G_i = g], the group
+    shares' part of an aggregate's influence function, with the signs of ``seed``."""
+
+    n_boot: int
+    seed: Any
+    cells: np.ndarray
+    shares: np.ndarray
 
 
 class SampleInfluence:
@@ -32,6 +47,9 @@ class SampleInfluence:
         self.blocks: list[tuple[np.ndarray, list[int], np.ndarray]] = []
 
     def add(self, rows: np.ndarray, cols: list[int], values: np.ndarray) -> None:
+        """A block: ``values`` (len(rows) x len(cols)) on the ascending unit indices ``rows``."""
+        if np.any(np.diff(rows) <= 0):
+            raise ValueError("SampleInfluence: a block's rows must be ascending unit indices")
         self.blocks.append((rows, list(cols), values))
 
     def dense(self, which=None) -> np.ndarray:
@@ -64,6 +82,47 @@ class SampleInfluence:
         se = np.sqrt(ss) / self.shape[0]
         return np.where(se <= ZERO_SE, np.nan, se)
 
+    def cluster_sums(self, cluster: np.ndarray | None) -> SampleInfluence:
+        """The matrix of per-cluster sums (one row per cluster code), block by block."""
+        if cluster is None:
+            return self
+        out = SampleInfluence(int(cluster.max()) + 1, self.shape[1])
+        for rows, cols, values in self.blocks:
+            present, inverse = np.unique(cluster[rows], return_inverse=True)
+            sums = np.zeros((present.size, len(cols)))
+            np.add.at(sums, inverse, values)
+            out.add(present, cols, sums)
+        return out
+
+    def row_patterns(self, min_rows: int) -> tuple[np.ndarray, list[np.ndarray], list[list[int]]]:
+        """Rows grouped by their nonzero columns: ``(pattern, columns, blocks)``, a code per row,
+        and per code the columns nonzero in some of its rows and the blocks holding its rows.
+        Patterns of fewer than ``min_rows`` rows share one code (with all their columns)."""
+        n, k = self.shape
+        nonzero = [values != 0 for _, _, values in self.blocks]
+        codes = np.zeros(n, np.int64)  # equal for rows with the same zeros in every block so far
+        next_code = 1
+        for (rows, _, _), nz in zip(self.blocks, nonzero):
+            if len(rows):
+                within = _pattern_codes(nz)
+                fresh = pd.factorize(codes[rows] * (int(within.max()) + 1) + within)[0]
+                codes[rows] = next_code + fresh
+                next_code += int(fresh.max()) + 1
+        codes = pd.factorize(codes)[0]
+        sizes = np.bincount(codes)
+        pattern = pd.factorize(np.where(sizes[codes] >= min_rows, codes, -1), sort=True)[0]
+        n_patterns = int(pattern.max(initial=-1)) + 1
+        used = np.zeros((n_patterns, k), bool)
+        blocks: list[list[int]] = [[] for _ in range(n_patterns)]
+        for b, ((rows, cols, _), nz) in enumerate(zip(self.blocks, nonzero)):
+            if len(rows):
+                order = np.argsort(pattern[rows], kind="stable")
+                first, present = _runs(pattern[rows][order])
+                used[np.ix_(present, cols)] |= np.logical_or.reduceat(nz[order], first, axis=0)
+                for p in present:
+                    blocks[p].append(b)
+        return pattern, [np.flatnonzero(u) for u in used], blocks
+
 
 def _cluster_sums(IF: np.ndarray, cluster: np.ndarray | None) -> np.ndarray:
     if cluster is None:
@@ -81,28 +140,99 @@ def _analytic_se(IF: np.ndarray, cluster: np.ndarray | None) -> np.ndarray:
     return np.where(se <= ZERO_SE, np.nan, se)
 
 
-def _multiplier_draws(IFs: list[np.ndarray], cluster, n_boot: int, seed) -> list[np.ndarray]:
-    """For each influence matrix of ``IFs`` (same units), the (n_boot, k) draws of
-    (1/n) sum_c v_c psi_c with Rademacher v_c (one per cluster or unit), the same v_c for all.
-
-    Draws are generated in blocks of ``BOOT_CHUNK`` rows from ``numpy.random.default_rng(seed)``
-    (same seed, same draws) and multiplied in float32 (error far below the Monte Carlo error);
-    each block of signs is unpacked and converted once for all matrices.
-    """
-    n = IFs[0].shape[0]
-    psis = [_cluster_sums(IF, cluster) for IF in IFs]
+def _multiplier_signs(n_rows: int, n_boot: int, seed):
+    """Rademacher signs as bits, ``(start, bytes)`` for each block of ``BOOT_CHUNK`` rows, the
+    bytes ``(rows, ceil(n_boot / 8))``: bit b of row i is 1 when v_ib = +1. Uniform bytes from
+    ``numpy.random.default_rng(seed)``: the same seed and rows give the same signs."""
     rng = np.random.default_rng(seed)
-    accs = [np.zeros((psi.shape[1], n_boot)) for psi in psis]
     nbytes = (n_boot + 7) // 8
-    for start in range(0, psis[0].shape[0], BOOT_CHUNK):
-        size = min(BOOT_CHUNK, psis[0].shape[0] - start)
-        bits = np.unpackbits(rng.integers(0, 256, size=(size, nbytes), dtype=np.uint8),
-                             axis=1, count=n_boot).astype(np.float32)
-        for psi, acc in zip(psis, accs):
-            block = psi[start : start + BOOT_CHUNK]
-            # sum v psi with v = 2 bit - 1
-            acc += 2.0 * (block.T.astype(np.float32) @ bits) - block.sum(0)[:, None]
-    return [acc.T / n for acc in accs]
+    for start in range(0, n_rows, BOOT_CHUNK):
+        shape = (min(BOOT_CHUNK, n_rows - start), nbytes)
+        if shape[0] * nbytes % 8 == 0:
+            # numpy draws bytes four to a 32-bit word and those two to a 64-bit word, so
+            # 64-bit words give the same bytes, faster (a test checks it against bytes)
+            words = rng.integers(0, 2**64 - 1, size=shape[0] * nbytes // 8, dtype=np.uint64, endpoint=True)
+            yield start, words.astype("<u8", copy=False).view(np.uint8).reshape(shape)
+        else:
+            yield start, rng.integers(0, 256, size=shape, dtype=np.uint8)
+
+
+def _runs(sorted_codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each run of equal values of ``sorted_codes`` starts, and its value."""
+    first = np.flatnonzero(np.concatenate([[True], sorted_codes[1:] != sorted_codes[:-1]]))
+    return first, sorted_codes[first]
+
+
+def _as_slice(index: np.ndarray):
+    """``index`` as a slice when it is a run of consecutive integers (a faster copy)."""
+    if index.size and index[-1] - index[0] == index.size - 1 and np.all(np.diff(index) == 1):
+        return slice(int(index[0]), int(index[-1]) + 1)
+    return index
+
+
+def _pattern_codes(nonzero: np.ndarray) -> np.ndarray:
+    """A code per row of the boolean matrix ``nonzero``, equal for rows with the same pattern
+    (0 for rows without a zero: most rows of an influence block)."""
+    codes = np.zeros(len(nonzero), np.int64)
+    partial = np.flatnonzero(~nonzero.all(1))
+    if partial.size == 0:
+        return codes
+    packed = np.packbits(nonzero[partial], axis=1)
+    words = np.zeros((partial.size, -(-packed.shape[1] // 8) * 8), np.uint8)
+    words[:, : packed.shape[1]] = packed
+    within = np.zeros(partial.size, np.int64)
+    for word in words.view(np.uint64).T:  # hashing one 64-bit word at a time (pandas' factorize)
+        word_codes, uniques = pd.factorize(word)
+        within = pd.factorize(within * len(uniques) + word_codes)[0]
+    codes[partial] = within + 1
+    return codes
+
+
+def _multiplier_draws(IF: SampleInfluence, cluster, n_boot: int, seed) -> np.ndarray:
+    """The (n_boot, k) draws of (1/n) sum_c v_c psi_c for the n x k influence matrix ``IF``
+    (psi_c its sums within clusters, or its rows), Rademacher v_c from :func:`_multiplier_signs`.
+
+    A row adds nothing to the columns where it is 0 (a unit outside a 2x2's sample): the
+    rows of each block of signs are taken by pattern of nonzero columns
+    (:meth:`SampleInfluence.row_patterns`) and multiplied with those columns only, in
+    float32 (error far below the Monte Carlo error). sum v psi = 2 sum_{v=+1} psi - sum psi.
+    """
+    psi = IF.cluster_sums(cluster)
+    pattern, columns, pattern_blocks = psi.row_patterns(PATTERN_ROWS)
+    order = np.argsort(pattern.astype(np.min_scalar_type(len(columns))), kind="stable")  # radix sort
+    rows_of = np.split(order, np.cumsum(np.bincount(pattern, minlength=len(columns)))[:-1])
+    sources = []  # per pattern, per block: where its rows are in the block, and its columns
+    for p, blocks in enumerate(pattern_blocks):
+        sources.append([])
+        for b in blocks if columns[p].size else []:  # rows that are 0 everywhere add nothing
+            rows, cols, values = psi.blocks[b]
+            at = np.minimum(np.searchsorted(rows, rows_of[p]), rows.size - 1)
+            found = rows[at] == rows_of[p]
+            col_at = np.minimum(np.searchsorted(columns[p], cols), columns[p].size - 1)
+            keep = np.flatnonzero(columns[p][col_at] == cols)
+            sources[p].append((values if keep.size == len(cols) else values[:, keep], at, found,
+                               bool(found.all()), _as_slice(col_at[keep])))
+    positive = [np.zeros((cols.size, n_boot)) for cols in columns]
+    for start, signs in _multiplier_signs(psi.shape[0], n_boot, seed):
+        for p, here in enumerate(rows_of):
+            lo, hi = np.searchsorted(here, [start, start + len(signs)])
+            if lo == hi or not columns[p].size:
+                continue
+            piece = np.zeros((hi - lo, columns[p].size), np.float32)
+            for values, at, found, complete, into in sources[p]:
+                if complete:
+                    piece[:, into] = values[at[lo:hi]]
+                else:
+                    inside = np.flatnonzero(found[lo:hi])
+                    piece[inside[:, None], np.arange(columns[p].size)[into]] = values[at[lo:hi][inside]]
+            bits = np.unpackbits(signs[here[lo:hi] - start], axis=1, count=n_boot).astype(np.float32)
+            positive[p] += piece.T @ bits
+    acc = np.zeros((psi.shape[1], n_boot))
+    for cols, plus in zip(columns, positive):
+        acc[cols] += 2.0 * plus
+    for _, cols, values in psi.blocks:
+        acc[cols] -= values.sum(0)[:, None]
+    return acc.T / IF.shape[0]
 
 
 def _bootstrap(draws, alpha):

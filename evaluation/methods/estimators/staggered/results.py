@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evaluation.methods.estimators.staggered.inference import SampleInfluence
+from evaluation.methods.estimators.staggered.inference import MultiplierDraws, SampleInfluence
 from evaluation.methods.results import EstimationResult, to_plain
 
 
@@ -30,11 +30,13 @@ class AttGtResult(EstimationResult):
     ``n_boot > 0`` (``extra["crit"]`` is its critical value), else pointwise normal.
     ``influence`` is the ``n x k`` influence-function matrix (``did``'s ``inffunc``,
     one row per unit of ``units``), built on access from ``sample_influence`` (the same
-    matrix kept per 2x2 sample, :class:`.SampleInfluence`); ``pretest`` the Wald pre-test; the arrays needed by
+    matrix kept per 2x2 sample, :class:`.SampleInfluence`); ``multiplier`` the bootstrap's draws
+    (:class:`.MultiplierDraws`, with ``n_boot > 0``); ``pretest`` the Wald pre-test; the arrays needed by
     :func:`aggte` are kept as attributes and not serialised.
     """
 
     sample_influence: SampleInfluence | None = field(default=None, repr=False, compare=False)
+    multiplier: MultiplierDraws | None = field(default=None, repr=False, compare=False)
     units: np.ndarray | None = field(default=None, repr=False, compare=False)
     unit_cohort: np.ndarray | None = field(default=None, repr=False, compare=False)
     unit_weights: np.ndarray | None = field(default=None, repr=False, compare=False)
