@@ -112,6 +112,7 @@ class SampleInfluence:
         sizes = np.bincount(codes)
         pattern = pd.factorize(np.where(sizes[codes] >= min_rows, codes, -1), sort=True)[0]
         n_patterns = int(pattern.max(initial=-1)) + 1
+        pattern = pattern.astype(np.min_scalar_type(n_patterns))  # small integers: radix sorts
         used = np.zeros((n_patterns, k), bool)
         blocks: list[list[int]] = [[] for _ in range(n_patterns)]
         for b, ((rows, cols, _), nz) in enumerate(zip(self.blocks, nonzero)):
@@ -199,7 +200,7 @@ def _multiplier_draws(IF: SampleInfluence, cluster, n_boot: int, seed) -> np.nda
     """
     psi = IF.cluster_sums(cluster)
     pattern, columns, pattern_blocks = psi.row_patterns(PATTERN_ROWS)
-    order = np.argsort(pattern.astype(np.min_scalar_type(len(columns))), kind="stable")  # radix sort
+    order = np.argsort(pattern, kind="stable")
     rows_of = np.split(order, np.cumsum(np.bincount(pattern, minlength=len(columns)))[:-1])
     sources = []  # per pattern, per block: where its rows are in the block, and its columns
     for p, blocks in enumerate(pattern_blocks):
