@@ -209,8 +209,9 @@ def test_aggte_reuses_att_gt_draws_with_the_same_seed():
     """aggte after a bootstrapped att_gt with the same seed combines att_gt's draws; they
     are the draws it would make itself (equal up to float32 rounding), not new ones."""
     panel = staggered_panel(n=3000, seed=8)
+    panel["wt"] = 0.5 + (panel["unit"] % 7) / 4  # sampling weights, constant within units
     kw = dict(y="y", time="t", unit="unit", cohort="g", covariates=["x"])
-    for extra in ({}, {"cluster": "pole"}, {"control": "not_yet"}):
+    for extra in ({}, {"cluster": "pole"}, {"control": "not_yet"}, {"weights": "wt"}):
         boot = att_gt(panel, n_boot=199, seed=5, **kw, **extra)
         assert boot.multiplier is not None and boot.multiplier.shares.shape == (199, 3)
         plain = att_gt(panel, **kw, **extra)
