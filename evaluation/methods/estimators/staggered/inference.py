@@ -89,9 +89,7 @@ class SampleInfluence:
         out = SampleInfluence(int(cluster.max()) + 1, self.shape[1])
         for rows, cols, values in self.blocks:
             present, inverse = np.unique(cluster[rows], return_inverse=True)
-            sums = np.zeros((present.size, len(cols)))
-            np.add.at(sums, inverse, values)
-            out.add(present, cols, sums)
+            out.add(present, cols, _cluster_sums(values, inverse))
         return out
 
     def row_patterns(self, min_rows: int) -> tuple[np.ndarray, list[np.ndarray], list[list[int]]]:
