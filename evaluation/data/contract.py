@@ -261,6 +261,9 @@ class _ColumnPasses:
     def __init__(self):
         self._done: dict[tuple[str, str], pd.Series] = {}
 
+    def __deepcopy__(self, memo):
+        return self  # pandera copies the schema's checks: they must keep sharing one memo
+
     def matches(self, s: pd.Series, regex: str) -> pd.Series:
         key = (str(s.name), regex)
         if key not in self._done:
@@ -282,12 +285,19 @@ class _ColumnPasses:
     def is_number(self, s: pd.Series) -> pd.Series:
         return self.matches(s, _NUMBER) | self.non_finite(s)
 
+    def float_values(self, s: pd.Series) -> pd.Series:
+        """The column's numbers as float64 (NaN where it holds no number); the finite check
+        and the conversion of a column that passed both read it (computed once)."""
+        key = (str(s.name), "float64")
+        if key not in self._done:
+            self._done[key] = pd.to_numeric(s.where(self.matches(s, _NUMBER)), errors="coerce").astype("float64")
+        return self._done[key]
+
     def is_finite(self, s: pd.Series) -> pd.Series:
         """Not ``inf``/``nan`` spelled out, and not a number too large for a float (``1e999``);
         text that is no number at all fails the ``number`` check instead."""
         number = self.matches(s, _NUMBER)
-        value = pd.to_numeric(s.where(number), errors="coerce").astype("float64")
-        return ~self.non_finite(s) & (~number | np.isfinite(value))
+        return ~self.non_finite(s) & (~number | np.isfinite(self.float_values(s)))
 
 
 def _regex_check(regex: str, name: str, passes: _ColumnPasses) -> pa.Check:
@@ -324,10 +334,10 @@ def _raw_column(col: _Col, passes: _ColumnPasses) -> pa.Column:
     return pa.Column(str, checks=checks, nullable=col.nullable, required=True)
 
 
-def _raw_schema(name: str) -> pa.DataFrameSchema:
+def _raw_schema(name: str, passes: _ColumnPasses) -> pa.DataFrameSchema:
+    """The format checks of table ``name``, sharing ``passes`` (one per frame validated)."""
     import pandera.pandas as pa
 
-    passes = _ColumnPasses()  # one per schema: a schema validates one frame
     return pa.DataFrameSchema(
         {c.name: _raw_column(c, passes) for c in _SPEC[name]}, strict=True, name=f"{name} (format)"
     )
@@ -349,8 +359,8 @@ def _typed_schema(name: str) -> pa.DataFrameSchema:
     return pa.DataFrameSchema(cols, strict=False, name=f"{name} (values)")
 
 
-def _convert(name: str, raw: pd.DataFrame) -> pd.DataFrame:
-    """Typed frame from raw text that passed the format pass."""
+def _convert(name: str, raw: pd.DataFrame, passes: _ColumnPasses) -> pd.DataFrame:
+    """Typed frame from raw text that passed the format pass (with that pass's ``passes``)."""
     out = {}
     for c in _SPEC[name]:
         s = raw[c.name]
@@ -361,7 +371,7 @@ def _convert(name: str, raw: pd.DataFrame) -> pd.DataFrame:
         elif c.kind == "Int64":
             out[c.name] = pd.to_numeric(s, errors="raise").astype("Int64")
         elif c.kind == "float":
-            out[c.name] = pd.to_numeric(s, errors="raise").astype("float64")
+            out[c.name] = passes.float_values(s)  # every value a finite number or missing
         elif c.kind == "bool":
             out[c.name] = s.str.lower().map({"true": True, "false": False}).astype("bool")
         elif c.kind == "date":
@@ -842,12 +852,13 @@ def _read_table(data_dir: Path, name: str) -> pd.DataFrame:
             "the first line must be the header line",
         )
 
+    passes = _ColumnPasses()
     try:
-        _raw_schema(name).validate(raw, lazy=True)
+        _raw_schema(name, passes).validate(raw, lazy=True)
     except SchemaErrors as err:
         raise ContractError(_from_schema_errors(label, err, name)) from None
 
-    typed = _convert(name, raw)
+    typed = _convert(name, raw, passes)
     failures: list[Failure] = []
     try:
         _typed_schema(name).validate(typed, lazy=True)
