@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 from pathlib import Path
 
@@ -164,18 +165,22 @@ def _render_offline(project: Path, source: Path, out_dir: Path) -> None:
         meta_file.write_text(yaml.safe_dump(meta), encoding="utf-8")
         per_format[kind] = [*common, *args, f"--metadata-file={meta_file}"]
     try:
-        pypandoc.convert_file(
-            str(markdown), "html5", format="markdown",
-            outputfile=str(out_dir / f"{source.stem}.html"),
-            extra_args=[*per_format["html"], "--mathml", "--embed-resources",
-                        "--template", str(ASSETS / "offline.html"), "--css", str(ASSETS / "offline.css")],
-            cworkdir=str(base),
-        )
-        typ = base / f"{source.stem}.typ"
-        pypandoc.convert_file(
-            str(markdown), "typst", format="markdown", outputfile=str(typ), extra_args=per_format["typst"],
-            cworkdir=str(base),
-        )
-        typst.compile(str(typ), output=str(out_dir / f"{source.stem}.pdf"), root=str(base))
+        # The HTML (one pandoc process) and the PDF (pandoc, then typst) do not depend on each
+        # other: the HTML is written in a thread while the PDF is made (about 2.3 s each).
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            html = pool.submit(
+                pypandoc.convert_file, str(markdown), "html5", format="markdown",
+                outputfile=str(out_dir / f"{source.stem}.html"),
+                extra_args=[*per_format["html"], "--mathml", "--embed-resources",
+                            "--template", str(ASSETS / "offline.html"), "--css", str(ASSETS / "offline.css")],
+                cworkdir=str(base),
+            )
+            typ = base / f"{source.stem}.typ"
+            pypandoc.convert_file(
+                str(markdown), "typst", format="markdown", outputfile=str(typ), extra_args=per_format["typst"],
+                cworkdir=str(base),
+            )
+            typst.compile(str(typ), output=str(out_dir / f"{source.stem}.pdf"), root=str(base))
+            html.result()
     except (RuntimeError, OSError, typst.TypstError) as err:
         raise RenderError(f"offline rendering of {source.name} failed: {err}") from None
