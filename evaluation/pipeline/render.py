@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 from pathlib import Path
@@ -141,8 +142,26 @@ def pandoc_options(options: dict, kind: str) -> tuple[list[str], dict]:
     return args, meta
 
 
-def _render_offline(project: Path, source: Path, out_dir: Path) -> None:
+def _pandoc(markdown: Path, to: str, output: Path, args: list[str]) -> None:
+    """pandoc ``markdown`` -> ``output``, run in the markdown's folder, its messages passed on.
+
+    As ``pypandoc.convert_file`` (whose pandoc binary it runs), but that changes the whole
+    process's working directory around its call, which is not safe while another thread
+    renders; here only pandoc's process gets the folder."""
     import pypandoc
+
+    markdown, output = markdown.absolute(), output.absolute()
+    done = subprocess.run(
+        [pypandoc.get_pandoc_path(), "--from=markdown", f"--to={to}", str(markdown), f"--output={output}", *args],
+        cwd=markdown.parent, capture_output=True, text=True,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"pandoc ({to}) exited with code {done.returncode}: {done.stderr.strip()}")
+    if done.stderr.strip():
+        print(done.stderr.strip(), file=sys.stderr)
+
+
+def _render_offline(project: Path, source: Path, out_dir: Path) -> None:
     import typst
 
     variables_file = project / "_variables.yml"
@@ -169,17 +188,12 @@ def _render_offline(project: Path, source: Path, out_dir: Path) -> None:
         # other: the HTML is written in a thread while the PDF is made (about 2.3 s each).
         with ThreadPoolExecutor(max_workers=1) as pool:
             html = pool.submit(
-                pypandoc.convert_file, str(markdown), "html5", format="markdown",
-                outputfile=str(out_dir / f"{source.stem}.html"),
-                extra_args=[*per_format["html"], "--mathml", "--embed-resources",
-                            "--template", str(ASSETS / "offline.html"), "--css", str(ASSETS / "offline.css")],
-                cworkdir=str(base),
+                _pandoc, markdown, "html5", out_dir / f"{source.stem}.html",
+                [*per_format["html"], "--mathml", "--embed-resources",
+                 "--template", str(ASSETS / "offline.html"), "--css", str(ASSETS / "offline.css")],
             )
             typ = base / f"{source.stem}.typ"
-            pypandoc.convert_file(
-                str(markdown), "typst", format="markdown", outputfile=str(typ), extra_args=per_format["typst"],
-                cworkdir=str(base),
-            )
+            _pandoc(markdown, "typst", typ, per_format["typst"])
             typst.compile(str(typ), output=str(out_dir / f"{source.stem}.pdf"), root=str(base))
             html.result()
     except (RuntimeError, OSError, typst.TypstError) as err:
