@@ -297,11 +297,11 @@ def evidence(data, truth, seed: int, power: dict[str, Finding]) -> dict[str, Fin
         if "A" not in present:
             raise DesignError(no_line_reason("A"))
         outcomes = ["turnover_eur", "employees"]
-        rows, _ = impact.estimate_line(data, "A", "unsuccessful", outcomes, ["cs_dr"], truth, seed)
+        sample = comparison_sample(data, "A", "unsuccessful")
+        rows, _ = impact.estimate_line(sample, "A", "unsuccessful", outcomes, ["cs_dr"], truth, seed)
         found = {e.outcome: e for e in rows if e.estimated}
         if not found:
             raise DesignError("Linea A: " + " ".join(e.note for e in rows))
-        sample = comparison_sample(data, "A", "unsuccessful")
         parts, intervals = [], []
         for outcome, e in found.items():
             part = (f"{labels.outcome(outcome)} {fmt.percent(percent(e.att))} (95% CI "

@@ -29,7 +29,7 @@ def test_truth_inside_the_main_specification_interval(study, line, group):
     data, truth = study
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        estimates, _ = impact.estimate_line(data, line, group, ["turnover_eur", "employees"], ["cs_dr"], truth, seed=1)
+        estimates, _ = impact.estimate_line(comparison_sample(data, line, group), line, group, ["turnover_eur", "employees"], ["cs_dr"], truth, seed=1)
     for e in estimates:
         assert e.ci_low <= e.truth <= e.ci_high, e
 
@@ -44,8 +44,8 @@ def test_estimate_line_computes_the_cs_covariates_once(study, monkeypatch):
     outcomes = ["turnover_eur", "employees", "value_added_eur"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        estimates, _ = impact.estimate_line(data, "A", "unsuccessful", outcomes, ["cs_dr"], truth, seed=1)
         sample = comparison_sample(data, "A", "unsuccessful")
+        estimates, _ = impact.estimate_line(sample, "A", "unsuccessful", outcomes, ["cs_dr"], truth, seed=1)
         each = [impact.estimate(sample, "A", "unsuccessful", o, "cs_dr", None, truth) for o in outcomes]
     assert len(calls) == 1 + len(outcomes)
     assert [e.as_row() for e in estimates] == [e.as_row() for e in each]
@@ -143,3 +143,21 @@ def test_firm_codes_give_the_estimates_of_the_text_ids_on_samples_with_rows_drop
             got = impact.estimate(sub, "B", "matched", "turnover_eur", estimator, w, None)
             expected = impact.estimate(without, "B", "matched", "turnover_eur", estimator, w, None)
             assert got.estimated and got.as_row() == expected.as_row(), estimator
+
+
+@pytest.mark.parametrize("group", ["matched", "not_yet"])
+def test_the_main_analyses_leave_the_sample_they_share_unchanged(study, group):
+    """The main-results notebook builds each line's comparison sample once and passes it to
+    ``estimate_line``, ``rd.rd_effects`` and ``dynamic_effects`` in turn, so none of them may
+    change it: the sample is equal, values, dtypes, index and column order, after all three."""
+    from evaluation.study import rd
+
+    data, truth = study
+    sample = comparison_sample(data, "B", group)
+    before = sample.copy(deep=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        impact.estimate_line(sample, "B", group, ["turnover_eur", "employees", rd.RD], list(impact.ESTIMATORS), truth, seed=1)
+        rd.rd_effects(sample, "B", group, truth)
+        impact.dynamic_effects(sample, "turnover_eur", group, n_boot=99, seed=1)
+    pd.testing.assert_frame_equal(sample, before, check_exact=True)

@@ -41,7 +41,7 @@ def one_draw(seed: int) -> pd.DataFrame:
     rows = []
     for line in ("A", "B"):
         for group, estimators in GROUPS.items():
-            estimates, _ = impact.estimate_line(data, line, group, OUTCOMES, estimators, truth, seed=seed)
+            estimates, _ = impact.estimate_line(comparison_sample(data, line, group), line, group, OUTCOMES, estimators, truth, seed=seed)
             rows += [e.as_row() for e in estimates]
         for group in LEVEL_GROUPS:
             sample = comparison_sample(data, line, group)
