@@ -140,6 +140,8 @@ def _execute_notebook(run: Run, executed: Path, parameters: dict, config: StudyC
     naming the run. Any error once the kernel is ready is not retried."""
     import papermill
 
+    from evaluation.pipeline.kernels import ForkedKernelManager
+
     for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
         ready: list[bool] = []
         try:
@@ -153,6 +155,7 @@ def _execute_notebook(run: Run, executed: Path, parameters: dict, config: StudyC
                 progress_bar=False,
                 log_output=False,
                 on_notebook_start=lambda **_: ready.append(True),
+                kernel_manager_class=ForkedKernelManager,
             )
             return
         except RuntimeError as err:
@@ -217,10 +220,13 @@ def execute_all(todo: list[Run], config: StudyConfig, jobs: int, scheduler: str 
                     failures[run.id] = err
                 bar.update()
         elif todo:
+            import dask
             from dask.distributed import Client, LocalCluster, as_completed
 
             with contextlib.ExitStack() as stack:
                 if scheduler is None:
+                    # Workers that may have children, so that they can fork kernels (evaluation.pipeline.kernels).
+                    stack.enter_context(dask.config.set({"distributed.worker.daemon": False}))
                     scheduler = stack.enter_context(
                         LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None)
                     )

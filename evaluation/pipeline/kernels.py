@@ -1,0 +1,162 @@
+"""Notebook kernels forked from a process that has already imported the study's libraries.
+
+Starting a Jupyter kernel and importing the scientific stack and :mod:`evaluation` in it
+costs about 2 s of CPU, the same in every run: on the default data that is half of the
+study's time. So, when the study's kernel is this Python's own ipykernel, each run's kernel
+is forked from a *zygote*: a process, started once per worker by :mod:`multiprocessing`'s
+``forkserver``, that has imported :data:`PRELOAD` and nothing else. A forked kernel starts
+with those modules loaded and runs no code of any other notebook: every run still begins
+from the same state, so its results do not depend on which runs came before it or where.
+
+Any other kernel (another interpreter or environment, extra arguments, its own environment
+variables), a platform without ``fork``, or a daemonic worker process (which may not have
+children) starts the kernel as a fresh process, as Jupyter does.
+
+jupyter_client launches kernels through a *provisioner*; :class:`ForkedKernelManager`
+gives its kernels a :class:`ForkedProvisioner` when :func:`can_fork` says so.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from jupyter_client.manager import AsyncKernelManager
+from jupyter_client.provisioning import LocalProvisioner
+
+PRELOAD = (
+    "ipykernel.kernelapp",
+    "matplotlib.pyplot",
+    "seaborn",
+    "evaluation.data.contract",
+    "evaluation.methods.power",
+    "evaluation.pipeline.outputs",
+    "evaluation.study.analysis",
+    "evaluation.study.discontinuity",
+    "evaluation.study.dose",
+    "evaluation.study.impact",
+    "evaluation.study.observatory",
+    "evaluation.study.overview",
+    "evaluation.study.pilots",
+    "evaluation.study.rd",
+    "evaluation.study.robustness",
+)
+"""What the zygote imports: the kernel and every module the notebooks import."""
+
+IPYKERNEL_ARGV = ["-m", "ipykernel_launcher", "-f", "{connection_file}"]
+"""The command line of a kernel spec made by ``python -m ipykernel install``, after the
+interpreter and its flag ``-Xfrozen_modules=off`` (which only lets the debugger step into the
+standard library's frozen modules; a forked kernel has the study interpreter's setting)."""
+
+
+def can_fork(kernel_spec) -> bool:
+    """Whether the kernel of ``kernel_spec`` is this interpreter's ipykernel with nothing
+    added, and this process may fork kernels."""
+    argv = list(kernel_spec.argv)
+    return (
+        "forkserver" in multiprocessing.get_all_start_methods()
+        and not multiprocessing.current_process().daemon
+        and not kernel_spec.env
+        and [a for a in argv[1:] if a != "-Xfrozen_modules=off"] == IPYKERNEL_ARGV
+        and _same_file(argv[0], sys.executable)
+    )
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+_context = None
+
+
+def _zygote():
+    """This process's forkserver, preloading :data:`PRELOAD` (started at its first kernel)."""
+    global _context
+    if _context is None:
+        _context = multiprocessing.get_context("forkserver")
+        _context.set_forkserver_preload(list(PRELOAD))
+    return _context
+
+
+def _serve_kernel(connection_file: str, cwd: str | None, env: dict[str, str]) -> None:
+    """The forked kernel: in its own session (so that signals to its process group reach it
+    and its children only, as for a kernel Jupyter starts), in ``cwd``, with ``env``."""
+    os.setsid()
+    if cwd:
+        os.chdir(cwd)
+    os.environ.clear()
+    os.environ.update(env)
+    from ipykernel.kernelapp import IPKernelApp
+
+    # Its parent is the zygote, which exits with the worker that started it: the kernel
+    # polls it and exits with it, as a kernel Jupyter starts polls its launcher.
+    app = IPKernelApp.instance(parent_handle=os.getppid())
+    app.initialize(["-f", connection_file])
+    app.start()
+
+
+class _ForkedProcess:
+    """The part of ``subprocess.Popen`` that :class:`LocalProvisioner` uses, for a
+    :class:`multiprocessing.Process`."""
+
+    stdin = stdout = stderr = None
+
+    def __init__(self, process: multiprocessing.Process):
+        self._process = process
+        self.pid = process.pid
+
+    def poll(self) -> int | None:
+        return None if self._process.is_alive() else self._process.exitcode
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        self._process.join(timeout)
+        return self._process.exitcode
+
+    def send_signal(self, signum: int) -> None:
+        os.kill(self.pid, signum)
+
+    def terminate(self) -> None:
+        self._process.terminate()
+
+    def kill(self) -> None:
+        self._process.kill()
+
+
+class ForkedProvisioner(LocalProvisioner):
+    """Launches the kernel by forking the zygote instead of running the kernel spec's command."""
+
+    async def launch_kernel(self, cmd: list[str], **kwargs: Any):
+        env = kwargs.get("env") or dict(os.environ)
+        cwd = kwargs.get("cwd")
+        process = _zygote().Process(target=_serve_kernel, args=(self.parent.connection_file, cwd, env),
+                                    name=f"kernel {self.kernel_id}")
+        process.start()
+        self.process = _ForkedProcess(process)
+        self.pid = self.pgid = process.pid  # the kernel leads its own process group (os.setsid)
+        self.cwd = cwd or Path.cwd()
+        return self.connection_info
+
+
+class ForkedKernelManager(AsyncKernelManager):
+    """A kernel manager whose kernels are forked (:class:`ForkedProvisioner`) when
+    :func:`can_fork` allows it, and started as usual otherwise."""
+
+    async def _async_pre_start_kernel(self, **kw: Any):
+        if self.provisioner is None and can_fork(self.kernel_spec):
+            self.kernel_id = self.kernel_id or kw.pop("kernel_id", None) or _new_id()
+            self.provisioner = ForkedProvisioner(kernel_id=self.kernel_id, kernel_spec=self.kernel_spec, parent=self)
+        return await super()._async_pre_start_kernel(**kw)
+
+    pre_start_kernel = _async_pre_start_kernel  # AsyncKernelManager's public name for it
+
+
+def _new_id() -> str:
+    import uuid
+
+    return str(uuid.uuid4())

@@ -1,0 +1,152 @@
+"""Kernels forked from a zygote (evaluation.pipeline.kernels): which kernels are forked, and
+that a forked kernel starts every run from the same state, where and with what Jupyter asks."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import multiprocessing
+import os
+import sys
+
+import nbformat
+import papermill
+import pytest
+from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
+from jupyter_client.provisioning import LocalProvisioner
+
+from evaluation.pipeline.kernels import ForkedKernelManager, ForkedProvisioner, can_fork
+
+KERNEL = "poli-eval"  # installed by the Makefile
+PLAIN = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+
+
+def spec(argv, env=None) -> KernelSpec:
+    return KernelSpec(argv=argv, env=env or {}, display_name="test", language="python")
+
+
+def test_only_this_interpreters_own_ipykernel_is_forked():
+    assert can_fork(spec(PLAIN))
+    assert can_fork(spec([sys.executable, "-Xfrozen_modules=off", *PLAIN[1:]]))  # as `ipykernel install` writes it
+    assert can_fork(KernelSpecManager().get_kernel_spec(KERNEL))
+    assert not can_fork(spec(["/nonexistent/bin/python", *PLAIN[1:]]))  # another interpreter
+    assert not can_fork(spec(PLAIN, env={"OMP_NUM_THREADS": "1"}))  # the spec sets variables
+    assert not can_fork(spec([*PLAIN, "--matplotlib=inline"]))  # extra arguments
+    assert not can_fork(spec([sys.executable, "-m", "another_kernel", "-f", "{connection_file}"]))
+
+
+def _can_fork_here(queue):
+    queue.put(can_fork(spec(PLAIN)))
+
+
+def test_a_daemonic_process_starts_kernels_as_usual():
+    """multiprocessing forbids a daemonic process children (a Dask worker started by another
+    program may be one): such a process must not try to fork."""
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_can_fork_here, args=(queue,), daemon=True)
+    child.start()
+    child.join(30)
+    assert queue.get(timeout=5) is False
+
+
+@pytest.mark.parametrize(("argv", "expected"), [(PLAIN, ForkedProvisioner), ([*PLAIN, "--debug"], LocalProvisioner)])
+def test_the_manager_picks_the_provisioner(argv, expected):
+    km = ForkedKernelManager(kernel_name=KERNEL)
+    km._kernel_spec = spec(argv)
+
+    async def prepare():
+        try:
+            await km.pre_start_kernel()  # writes the connection file, does not start a kernel
+            return type(km.provisioner)
+        finally:
+            await km.cleanup_resources()
+
+    assert asyncio.run(prepare()) is expected
+
+
+def notebook(path, *sources: str):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(s) for s in sources]
+    nbformat.write(nb, path)
+    return path
+
+
+STATE = """\
+import builtins, json, os, sys
+preloaded = "evaluation.study.impact" in sys.modules
+from evaluation.study import labels
+print(json.dumps({"pid": os.getpid(), "ppid": os.getppid(), "preloaded": preloaded, "cwd": os.getcwd(),
+                  "mark": os.environ.get("POLI_TEST_MARK"), "label": labels.OUTCOMES["turnover_eur"],
+                  "leaked": hasattr(builtins, "leaked")}))
+labels.OUTCOMES["turnover_eur"] = "changed by this run"
+builtins.leaked = True
+"""
+
+
+def run_state(tmp_path, name: str) -> dict:
+    out = tmp_path / f"{name}.out.ipynb"
+    papermill.execute_notebook(str(notebook(tmp_path / f"{name}.ipynb", STATE)), str(out), kernel_name=KERNEL,
+                               cwd=str(tmp_path), progress_bar=False, kernel_manager_class=ForkedKernelManager)
+    return json.loads(nbformat.read(out, as_version=4).cells[0].outputs[0]["text"])
+
+
+def test_each_run_starts_from_the_zygotes_state(tmp_path, monkeypatch):
+    """Two runs in a row: both kernels are forked from one zygote that has imported the
+    library; the second sees nothing the first changed (a module's dictionary, builtins),
+    runs in the folder it is given and sees the environment of its own start."""
+    first = run_state(tmp_path, "first")
+    monkeypatch.setenv("POLI_TEST_MARK", "set after the first run")
+    second = run_state(tmp_path, "second")
+    for run in (first, second):
+        assert run["preloaded"] and run["ppid"] != os.getpid()
+        assert run["cwd"] == str(tmp_path)
+        assert run["label"] != "changed by this run" and not run["leaked"]
+    assert first["ppid"] == second["ppid"] and first["pid"] != second["pid"]
+    assert first["mark"] is None and second["mark"] == "set after the first run"
+
+
+def test_a_timed_out_kernel_is_stopped(tmp_path):
+    """A cell past its timeout: papermill fails the run and the forked kernel is gone."""
+    path = notebook(tmp_path / "slow.ipynb", "import os; print(os.getpid())", "import time; time.sleep(120)")
+    out = tmp_path / "slow.out.ipynb"
+    with pytest.raises(Exception, match="(?i)timed out|timeout"):
+        papermill.execute_notebook(str(path), str(out), kernel_name=KERNEL, execution_timeout=2, progress_bar=False,
+                                   kernel_manager_class=ForkedKernelManager)
+    pid = int(nbformat.read(out, as_version=4).cells[0].outputs[0]["text"])
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+def test_the_zygote_preloads_every_module_the_notebooks_import():
+    """A module missing from PRELOAD is imported by each kernel again (slower, same results):
+    every ``evaluation`` module a notebook imports is loaded by importing PRELOAD."""
+    import re
+    import subprocess
+    from pathlib import Path
+
+    from evaluation.pipeline.kernels import PRELOAD
+
+    imported = set()
+    for path in sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            for package, names in re.findall(r"^from (evaluation[\w.]*) import ([\w, ]+)", cell.source, flags=re.M):
+                imported |= {package} | {f"{package}.{n.split()[0]}" for n in names.split(",")}  # "x as y" -> x
+            imported |= set(re.findall(r"^import (evaluation[\w.]*)", cell.source, flags=re.M))
+    assert "evaluation.study.impact" in imported
+    # `from package import name` names a module or an object of the package: only modules count.
+    code = f"""
+import importlib, sys
+for m in {list(PRELOAD)!r}:
+    importlib.import_module(m)
+loaded = set(sys.modules)
+for m in {sorted(imported)!r}:
+    try:
+        importlib.import_module(m)
+    except ImportError:
+        continue
+    if m not in loaded:
+        print(m)
+"""
+    missing = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert not missing
