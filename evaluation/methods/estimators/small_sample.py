@@ -364,10 +364,17 @@ def _logit_deletions(X, D, w, gamma, ps, H_inv):
         rows = np.arange(s, min(s + step, ns))
         Gr = Gam[rows]
         for _ in range(NEWTON_MAX_ITER):
-            P = 1.0 / (1.0 + np.exp(-(Gr @ X.T)))  # (r, ns)
-            R = w[None, :] * (D[None, :] - P)
+            # P = 1 / (1 + exp(-G X')), R = w (D - P), V = (w P)(1 - P), each operation as written but
+            # in place where a block is not needed again: the same values with fewer passes over memory
+            P = Gr @ X.T  # (r, ns)
+            np.exp(np.negative(P, out=P), out=P)
+            P += 1.0
+            np.divide(1.0, P, out=P)
+            R = np.subtract(D[None, :], P)
+            R *= w[None, :]
             R[np.arange(len(rows)), rows] = 0.0
-            V = w[None, :] * P * (1 - P)
+            V = np.multiply(w[None, :], P)
+            V *= np.subtract(1.0, P, out=P)
             V[np.arange(len(rows)), rows] = 0.0
             grad = R @ X  # (r, k)
             hess = (V @ XX).reshape(len(rows), k, k)
