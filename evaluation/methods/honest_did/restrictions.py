@@ -119,9 +119,9 @@ def identified_set(
     for _, a, d in polyhedra(restriction, num_pre, num_post, M, post_moments_only=False):
         bounds = [(None, None)] * n
         hi = optimize.linprog(-c, A_ub=a, b_ub=d, A_eq=a_eq, b_eq=beta[:num_pre], bounds=bounds)
-        lo = optimize.linprog(c, A_ub=a, b_ub=d, A_eq=a_eq, b_eq=beta[:num_pre], bounds=bounds)
-        if hi.status == 2:  # infeasible: this polyhedron is incompatible with beta_pre
+        if hi.status == 2:  # infeasible: this polyhedron is incompatible with beta_pre (for RM all but one)
             continue
+        lo = optimize.linprog(c, A_ub=a, b_ub=d, A_eq=a_eq, b_eq=beta[:num_pre], bounds=bounds)
         max_bias = math.inf if hi.status == 3 else -hi.fun
         min_bias = -math.inf if lo.status == 3 else lo.fun
         lows.append(target - max_bias)
