@@ -14,6 +14,7 @@ Pinned numbers and their sources:
 
 from __future__ import annotations
 
+import itertools
 import math
 import sys
 from pathlib import Path
@@ -38,6 +39,7 @@ from evaluation.methods.honest_did import (
     robust_interval,
     sd_constraints,
 )
+from evaluation.methods.honest_did.restrictions import polyhedra
 
 REFERENCE = Path(__file__).parent / "reference"
 
@@ -302,6 +304,42 @@ def test_refine_moves_bounds_within_a_grid_step(ehec):
     inside = arp_test(beta, sigma, 5, 2, [fine[0] + 1e-6, fine[1] - 1e-6], "RM", 1.0)
     outside = arp_test(beta, sigma, 5, 2, [fine[0] - 1e-6, fine[1] + 1e-6], "RM", 1.0)
     assert inside.all() and not outside.any()
+
+
+def test_dual_vertices_equal_the_one_by_one_enumeration(ehec):
+    """The batched ranks of the candidate blocks keep exactly the vertices of checking
+    every block on its own."""
+
+    def one_by_one(sd_y, x):
+        m = sd_y.size
+        w = np.vstack([sd_y[None, :], x.T])
+        e1 = np.eye(w.shape[0])[0]
+        rank = np.linalg.matrix_rank(w)
+        found = []
+        for cols in itertools.combinations(range(m), rank):
+            wb = w[:, cols]
+            if np.linalg.matrix_rank(wb) < rank:
+                continue
+            sol = np.linalg.lstsq(wb, e1, rcond=None)[0]
+            if np.abs(wb @ sol - e1).max() > 1e-9 or sol.min() < -1e-10:
+                continue
+            g = np.zeros(m)
+            g[list(cols)] = np.clip(sol, 0.0, None)
+            found.append(g)
+        verts = np.array(found)
+        _, keep = np.unique(np.round(verts, 10), axis=0, return_index=True)
+        return verts[np.sort(keep)]
+
+    _, sigma = ehec
+    for l_vec in (np.array([1.0, 0.0]), np.array([0.5, 0.5])):
+        null = np.linalg.svd(l_vec[None, :])[2][1:].T
+        for restriction, M in (("RM", 0.0), ("RM", 1.5), ("SD", 0.02)):
+            for _, a, _ in polyhedra(restriction, 5, 2, M):
+                sd_y = np.sqrt(np.diag(a @ sigma @ a.T))
+                x = a[:, 5:] @ null
+                expected = one_by_one(sd_y, x)
+                assert expected.shape[0] > 0
+                np.testing.assert_array_equal(arp_test_inversion._dual_vertices(sd_y, x), expected)
 
 
 def test_sd_conditional_and_hybrid_run(ehec):

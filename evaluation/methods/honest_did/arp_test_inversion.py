@@ -58,11 +58,13 @@ def _dual_vertices(sd_y: np.ndarray, x: np.ndarray, max_combinations: int = 500_
             f"ARP test: {n_comb} candidate dual vertices ({m} moments, {rank - 1} nuisance "
             "parameters); use fewer post-periods or method='FLCI'"
         )
+    combos = list(itertools.combinations(range(m), rank))
+    # the ranks of the blocks w[:, cols] in batched SVDs (the same LAPACK call per block as one by one)
+    full_rank = np.concatenate([np.linalg.matrix_rank(w[:, combos[i:i + 4096]].transpose(1, 0, 2)) == rank
+                                for i in range(0, len(combos), 4096)])
     found = []
-    for cols in itertools.combinations(range(m), rank):
+    for cols in itertools.compress(combos, full_rank):
         wb = w[:, cols]
-        if np.linalg.matrix_rank(wb) < rank:
-            continue
         sol, *_ = np.linalg.lstsq(wb, e1, rcond=None)
         if np.abs(wb @ sol - e1).max() > 1e-9 or sol.min() < -1e-10:
             continue
