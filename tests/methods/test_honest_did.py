@@ -342,6 +342,60 @@ def test_dual_vertices_equal_the_one_by_one_enumeration(ehec):
                 np.testing.assert_array_equal(arp_test_inversion._dual_vertices(sd_y, x), expected)
 
 
+def test_arp_accept_equals_the_quantile_at_every_point(ehec):
+    """Computing the truncated-normal critical value only where it can decide rejects the
+    same thetas as computing it at every point."""
+    from scipy import stats
+
+    def everywhere(problem, thetas, alpha, hybrid, kappa):
+        verts = problem.vertices
+        y = problem.y0[:, None] - problem.a_theta[:, None] * thetas[None, :]
+        vals = verts @ y
+        best = vals.argmax(axis=0)
+        eta = vals[best, np.arange(thetas.size)]
+        gamma = verts[best]
+        sg = gamma @ problem.sigma_y
+        var_g = np.einsum("gm,gm->g", sg, gamma)
+        accept = np.ones(thetas.size, dtype=bool)
+        tiny = var_g < 1e-14 * np.abs(problem.sigma_y).max()
+        accept[tiny] = eta[tiny] <= 0
+        ok = ~tiny
+        b = (sg[ok] / var_g[ok, None]).T
+        s = y[:, ok] - b * eta[ok][None, :]
+        den = 1.0 - verts @ b
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = (verts @ s) / den
+        lower = np.where(den > 1e-10, ratio, -np.inf).max(axis=0)
+        upper = np.where(den < -1e-10, ratio, np.inf).min(axis=0)
+        size = (alpha - kappa) / (1 - kappa) if hybrid == "LF" else alpha
+        if hybrid == "LF":
+            upper = np.minimum(upper, problem.lf_cv)
+        sd_g = np.sqrt(var_g[ok])
+        z_lo, z_up, stat = lower / sd_g, upper / sd_g, eta[ok] / sd_g
+        inside = (z_lo <= stat + 1e-12) & (stat <= z_up + 1e-12)
+        cval = np.zeros_like(stat)
+        valid = inside & (z_up > z_lo)
+        cval[valid] = np.maximum(0.0, stats.truncnorm.ppf(1 - size, z_lo[valid], z_up[valid]))
+        reject = inside & (stat > cval)
+        if hybrid == "LF":
+            reject |= eta[ok] > problem.lf_cv
+        accept[ok] = ~reject
+        return accept
+
+    beta, sigma = ehec
+    thetas = beta[5] + np.linspace(-0.15, 0.15, 601)
+    for hybrid in ("LF", "ARP"):
+        for restriction, M in (("RM", 0.0), ("RM", 1.0), ("SD", 0.01)):
+            n_accepted = 0
+            for _, a, d in polyhedra(restriction, 5, 2, M):
+                p = arp_test_inversion._setup_arp(beta, sigma, 5, 2, np.array([1.0, 0.0]), a, d, hybrid, 0.005,
+                                                  1000, 0, False)
+                got = arp_test_inversion._arp_accept(p, thetas, 0.05, hybrid, 0.005)
+                np.testing.assert_array_equal(got, everywhere(p, thetas, 0.05, hybrid, 0.005))
+                n_accepted += got.sum()
+            assert 0 < n_accepted < thetas.size * len(polyhedra(restriction, 5, 2, M))
+
+
 def test_sd_conditional_and_hybrid_run(ehec):
     beta, sigma = ehec
     for method in ("Conditional", "C-LF"):

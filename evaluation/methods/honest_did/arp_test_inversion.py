@@ -142,8 +142,12 @@ def _arp_accept(problem: _ARPProblem, thetas: np.ndarray, alpha: float, hybrid: 
     z_lo, z_up, stat = lower / sd_g, upper / sd_g, eta_ok / sd_g
     inside = (z_lo <= stat + 1e-12) & (stat <= z_up + 1e-12)
     cval = np.zeros_like(stat)
-    valid = inside & (z_up > z_lo)
-    cval[valid] = np.maximum(0.0, stats.truncnorm.ppf(1 - size, z_lo[valid], z_up[valid]))
+    # the truncated-normal quantile, the costly step, only where it decides: cval >= 0 is never
+    # exceeded by stat <= 0, and the hybrid rejects eta > c_LF whatever cval is
+    decides = inside & (z_up > z_lo) & (stat > 0)
+    if hybrid == "LF":
+        decides &= eta_ok <= problem.lf_cv
+    cval[decides] = np.maximum(0.0, stats.truncnorm.ppf(1 - size, z_lo[decides], z_up[decides]))
     reject = inside & (stat > cval)
     if hybrid == "LF":
         reject |= eta_ok > problem.lf_cv
