@@ -275,6 +275,22 @@ def test_flci_is_optimal_among_affine_estimators(ehec):
             assert half(v) >= f.half_length * (1 - 1e-7)
 
 
+def test_flci_kept_frontier_gives_the_intervals_of_a_fresh_one(ehec):
+    """The frontier kept per (sigma, l_vec) across values of M, targets and event studies
+    gives exactly the interval computed from scratch."""
+    beta, sigma = ehec
+    other = sigma * 1.5  # a second event study, asked for in between
+    cases = [(s, l_vec, m) for m in (0.0, 0.005, 0.013, 0.02, 0.05) for s in (sigma, other) for l_vec in (None, "average")]
+    fixed_length_ci._cached_frontier.cache_clear()
+    kept = [flci(beta, s, 5, 2, M=m, l_vec=l_vec) for s, l_vec, m in cases]
+    assert fixed_length_ci._cached_frontier.cache_info().currsize == 4
+    for (s, l_vec, m), got in zip(cases, kept):
+        fixed_length_ci._cached_frontier.cache_clear()
+        fresh = flci(beta, s, 5, 2, M=m, l_vec=l_vec)
+        assert (got.lb, got.ub, got.max_bias, got.sd) == (fresh.lb, fresh.ub, fresh.max_bias, fresh.sd)
+        np.testing.assert_array_equal(got.weights, fresh.weights)
+
+
 def test_intervals_grow_with_m(ehec):
     beta, sigma = ehec
     sd = honest_sensitivity(beta, sigma, 5, 2, "SD", [0, 0.005, 0.02, 0.05])

@@ -16,6 +16,7 @@ half-length along it.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -64,6 +65,100 @@ def _sd_bias_basis(num_pre: int, num_post: int) -> np.ndarray:
     return np.array(cols).T
 
 
+class _Frontier:
+    """The bias-variance frontier of the affine estimators of ``l' tau_post``, which does not
+    depend on ``M`` (``M`` only scales the bias in the half-length): the minimum-variance and
+    the minimum-bias weights and, for a fraction ``f`` of the way from the smallest bias
+    ``b_min`` to ``b_max``, the minimum-variance weights ``v_at(f)`` with bias at most
+    ``b_min + f (b_max - b_min)``. Kept per event study and target (:func:`_frontier`): a
+    sensitivity analysis and a breakdown search ask for the same points at every ``M``."""
+
+    def __init__(self, sigma: np.ndarray, num_pre: int, num_post: int, l_vec: np.ndarray):
+        self.num_pre, self.l_vec = num_pre, l_vec
+        self.scale = math.sqrt(np.mean(np.diag(sigma)))  # work in units of a typical SE
+        sig = sigma / self.scale**2
+        basis = _sd_bias_basis(num_pre, num_post)
+        tp, tq = basis[:num_pre].T, basis[num_pre:].T  # contributions of v and of l
+        const = tq @ l_vec  # (1 + n_d,)
+        # equality: slope coefficient zero; bias vector g(v) = tp[1:] v + const[1:]
+        self.a_eq, self.b_eq = tp[:1], -const[:1]
+        self.g_mat, self.g_const = tp[1:], const[1:]
+        self.s_pp, self.s_pq = sig[:num_pre, :num_pre], sig[:num_pre, num_pre:]
+        self.var_l = l_vec @ sig[num_pre:, num_pre:] @ l_vec  # the variance of l' betahat_post
+        # minimum-variance estimator unbiased for linear trends (equality-constrained QP)
+        kkt = np.block([[2 * self.s_pp, self.a_eq.T], [self.a_eq, np.zeros((1, 1))]])
+        rhs = np.concatenate([-2 * self.s_pq @ l_vec, self.b_eq])
+        self.v_minvar = np.linalg.lstsq(kkt, rhs, rcond=None)[0][:num_pre]
+        self.b_max = self.bias(self.v_minvar)
+        # smallest attainable bias (LP in (v, u))
+        n_g = self.g_mat.shape[0]
+        c_lp = np.concatenate([np.zeros(num_pre), np.ones(n_g)])
+        self.a_ub = np.block([[self.g_mat, -np.eye(n_g)], [-self.g_mat, -np.eye(n_g)]])
+        self.b_ub = np.concatenate([-self.g_const, self.g_const])
+        self.a_eq_vu = np.hstack([self.a_eq, np.zeros((1, n_g))])
+        lp = optimize.linprog(
+            c_lp, A_ub=self.a_ub, b_ub=self.b_ub, A_eq=self.a_eq_vu, b_eq=self.b_eq,
+            bounds=[(None, None)] * num_pre + [(0, None)] * n_g,
+        )
+        if lp.status != 0:
+            raise RuntimeError(f"FLCI: minimum-bias programme failed ({lp.message})")
+        self.v_minbias = lp.x[:num_pre]
+        self.b_min = self.bias(self.v_minbias)
+        # the constant Jacobians of the frontier's programme (see _solve)
+        self.sum_jac = np.concatenate([np.zeros(num_pre), -np.ones(n_g)])[None, :]
+        self.two_s_pp, self.two_s_pq_l, self.zeros_u = 2 * self.s_pp, 2 * self.s_pq @ l_vec, np.zeros(n_g)
+        self._v: dict[float, np.ndarray] = {}
+
+    def variance(self, v):
+        return float(v @ self.s_pp @ v + 2 * v @ self.s_pq @ self.l_vec + self.var_l)
+
+    def bias(self, v):
+        return float(np.abs(self.g_mat @ v + self.g_const).sum())
+
+    def _solve(self, b, start):
+        """min variance s.t. bias <= b, linear-trend unbiasedness; returns v. In ``x = (v, u)``:
+        ``a_eq v = b_eq``, ``|g(v)| <= u``, ``sum u <= b``."""
+        if b >= self.b_max - 1e-12:
+            return self.v_minvar
+        num_pre = self.num_pre
+        x0 = np.concatenate([start, np.abs(self.g_mat @ start + self.g_const)])
+        cons = [
+            {"type": "eq", "fun": lambda x: self.a_eq @ x[:num_pre] - self.b_eq, "jac": lambda x: self.a_eq_vu},
+            {"type": "ineq", "fun": lambda x: -(self.a_ub @ x - self.b_ub), "jac": lambda x: -self.a_ub},
+            {"type": "ineq", "fun": lambda x: np.array([b - x[num_pre:].sum()]), "jac": lambda x: self.sum_jac},
+        ]
+        res = optimize.minimize(
+            lambda x: self.variance(x[:num_pre]),
+            x0,
+            jac=lambda x: np.concatenate([self.two_s_pp @ x[:num_pre] + self.two_s_pq_l, self.zeros_u]),
+            constraints=cons,
+            method="SLSQP",
+            options={"ftol": 1e-15, "maxiter": 1000},
+        )
+        return res.x[:num_pre]
+
+    def v_at(self, frac):
+        frac = float(min(max(frac, 0.0), 1.0))
+        if frac not in self._v:
+            b = self.b_min + frac * (self.b_max - self.b_min)
+            start = self.v_minbias + frac * (self.v_minvar - self.v_minbias)
+            self._v[frac] = self._solve(b, start)
+        return self._v[frac]
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_frontier(num_pre: int, num_post: int, sigma: bytes, l_vec: bytes) -> _Frontier:
+    n = num_pre + num_post
+    return _Frontier(np.frombuffer(sigma).reshape(n, n), num_pre, num_post, np.frombuffer(l_vec))
+
+
+def _frontier(sigma: np.ndarray, num_pre: int, num_post: int, l_vec: np.ndarray) -> _Frontier:
+    """The :class:`_Frontier` of ``(sigma, l_vec)``, built once per distinct pair (keyed by
+    their bytes, so only an identical event study and target share one)."""
+    return _cached_frontier(num_pre, num_post, np.ascontiguousarray(sigma, dtype=float).tobytes(),
+                            np.ascontiguousarray(l_vec, dtype=float).tobytes())
+
+
 @dataclass
 class FLCIResult:
     """The optimal FLCI: ``estimate +/- half_length``; ``weights`` is the full
@@ -100,62 +195,9 @@ def flci(
     betahat, sigma, num_pre, num_post, l_vec = as_inputs(betahat, sigma, num_pre, num_post, l_vec)
     if M < 0:
         raise ValueError(f"M must be >= 0 (got {M})")
-    scale = math.sqrt(np.mean(np.diag(sigma)))  # work in units of a typical SE
-    sig = sigma / scale**2
+    front = _frontier(sigma, num_pre, num_post, l_vec)
+    scale, variance, bias, v_at = front.scale, front.variance, front.bias, front.v_at
     m_s = M / scale
-    basis = _sd_bias_basis(num_pre, num_post)
-    tp, tq = basis[:num_pre].T, basis[num_pre:].T  # contributions of v and of l
-    const = tq @ l_vec  # (1 + n_d,)
-    # equality: slope coefficient zero; bias vector g(v) = tp[1:] v + const[1:]
-    a_eq, b_eq = tp[:1], -const[:1]
-    g_mat, g_const = tp[1:], const[1:]
-    s_pp, s_pq, s_qq = sig[:num_pre, :num_pre], sig[:num_pre, num_pre:], sig[num_pre:, num_pre:]
-
-    def variance(v):
-        return float(v @ s_pp @ v + 2 * v @ s_pq @ l_vec + l_vec @ s_qq @ l_vec)
-
-    def bias(v):
-        return float(np.abs(g_mat @ v + g_const).sum())
-
-    # minimum-variance estimator unbiased for linear trends (equality-constrained QP)
-    kkt = np.block([[2 * s_pp, a_eq.T], [a_eq, np.zeros((1, 1))]])
-    rhs = np.concatenate([-2 * s_pq @ l_vec, b_eq])
-    v_minvar = np.linalg.lstsq(kkt, rhs, rcond=None)[0][:num_pre]
-    b_max = bias(v_minvar)
-    # smallest attainable bias (LP in (v, u))
-    n_g = g_mat.shape[0]
-    c_lp = np.concatenate([np.zeros(num_pre), np.ones(n_g)])
-    a_ub = np.block([[g_mat, -np.eye(n_g)], [-g_mat, -np.eye(n_g)]])
-    b_ub = np.concatenate([-g_const, g_const])
-    lp = optimize.linprog(
-        c_lp, A_ub=a_ub, b_ub=b_ub, A_eq=np.hstack([a_eq, np.zeros((1, n_g))]), b_eq=b_eq,
-        bounds=[(None, None)] * num_pre + [(0, None)] * n_g,
-    )
-    if lp.status != 0:
-        raise RuntimeError(f"FLCI: minimum-bias programme failed ({lp.message})")
-    v_minbias = lp.x[:num_pre]
-    b_min = bias(v_minbias)
-
-    def frontier(b, start):
-        """min variance s.t. bias <= b, linear-trend unbiasedness; returns v."""
-        if b >= b_max - 1e-12:
-            return v_minvar
-        x0 = np.concatenate([start, np.abs(g_mat @ start + g_const)])
-        cons = [
-            {"type": "eq", "fun": lambda x: a_eq @ x[:num_pre] - b_eq, "jac": lambda x: np.hstack([a_eq, np.zeros((1, n_g))])},
-            {"type": "ineq", "fun": lambda x: -(a_ub @ x - b_ub), "jac": lambda x: -a_ub},
-            {"type": "ineq", "fun": lambda x: np.array([b - x[num_pre:].sum()]),
-             "jac": lambda x: np.concatenate([np.zeros(num_pre), -np.ones(n_g)])[None, :]},
-        ]
-        res = optimize.minimize(
-            lambda x: variance(x[:num_pre]),
-            x0,
-            jac=lambda x: np.concatenate([2 * s_pp @ x[:num_pre] + 2 * s_pq @ l_vec, np.zeros(n_g)]),
-            constraints=cons,
-            method="SLSQP",
-            options={"ftol": 1e-15, "maxiter": 1000},
-        )
-        return res.x[:num_pre]
 
     z = 1 - alpha
     if r_compat:
@@ -169,18 +211,8 @@ def flci(
         h = math.sqrt(max(variance(v), 0.0))
         return quantile(z, m_s * bias(v) / h) * h
 
-    cache: dict[float, np.ndarray] = {}
-
-    def v_at(frac):
-        frac = float(min(max(frac, 0.0), 1.0))
-        if frac not in cache:
-            b = b_min + frac * (b_max - b_min)
-            start = v_minbias + frac * (v_minvar - v_minbias)
-            cache[frac] = frontier(b, start)
-        return cache[frac]
-
-    if m_s == 0 or b_max - b_min <= 1e-12 * max(1.0, b_max):
-        v_best = v_minvar
+    if m_s == 0 or front.b_max - front.b_min <= 1e-12 * max(1.0, front.b_max):
+        v_best = front.v_minvar
     else:
         grid = np.linspace(0.0, 1.0, 21)
         values = [half_length(v_at(f)) for f in grid]
