@@ -78,9 +78,12 @@ def power(slope: float, d_pre, sigma_pre, test: str = "individual", alpha: float
 
 
 def slope_for_power(target: float, d_pre, sigma_pre, test: str = "individual", alpha: float = 0.05,
-                    **kwargs) -> float:
+                    known: dict | None = None, **kwargs) -> float:
     """The slope ``gamma >= 0`` at which ``test`` rejects with probability ``target``
-    (power is symmetric in the sign of the slope and increasing in its size)."""
+    (power is symmetric in the sign of the slope and increasing in its size). ``known``:
+    ``{slope: power}`` of this test, ``d_pre`` and ``sigma_pre`` already computed, filled
+    in; the searches for several targets share the slopes they both try (0, the doublings
+    of the bracket), each an integration of the multivariate normal for ``"individual"``."""
     if not alpha < target < 1:
         raise ValueError("the target power must lie between alpha and 1")
     sigma_pre = np.asarray(sigma_pre, dtype=float)
@@ -88,10 +91,16 @@ def slope_for_power(target: float, d_pre, sigma_pre, test: str = "individual", a
     hi = float(np.sqrt(np.max(np.diag(sigma_pre)))) / max(np.min(np.abs(d_pre)), 1.0)
     if not hi > 0:
         raise ValueError("the pre-period estimates need positive variances")
-    while power(hi, d_pre, sigma_pre, test, alpha, **kwargs) < target:
+    known = {} if known is None else known
+
+    def power_at(g: float) -> float:
+        if g not in known:
+            known[g] = power(g, d_pre, sigma_pre, test, alpha, **kwargs)
+        return known[g]
+
+    while power_at(hi) < target:
         hi *= 2
-    return float(optimize.brentq(lambda g: power(g, d_pre, sigma_pre, test, alpha, **kwargs) - target,
-                                 0.0, hi, xtol=1e-10 * hi))
+    return float(optimize.brentq(lambda g: power_at(g) - target, 0.0, hi, xtol=1e-10 * hi))
 
 
 def conditional_bias(slope: float, d_pre, d_post, sigma, num_pre: int, test: str = "individual",
@@ -131,8 +140,9 @@ def power_table(betahat, sigma, num_pre: int, num_post: int, rel_times, referenc
     s_pre = np.asarray(sigma, dtype=float)[:num_pre, :num_pre]
     rows = []
     for test in TESTS:
+        computed: dict[float, float] = {}
         for p in powers:
-            gamma = slope_for_power(p, d_pre, s_pre, test, alpha)
+            gamma = slope_for_power(p, d_pre, s_pre, test, alpha, known=computed)
             cond, passed = conditional_bias(gamma, d_pre, d_post, sigma, num_pre, test, alpha, draws, seed)
             rows.append({"test": test, "power": p, "slope": gamma, "bias_first": gamma * d_post[0],
                          "bias_mean": gamma * d_post.mean(), "bias_mean_if_passed": float(cond.mean()),

@@ -63,6 +63,30 @@ def test_conditional_bias_matches_direct_simulation():
     assert unc[0] == pytest.approx(slope, abs=1e-12)  # no correlation: no pretest distortion
 
 
+def test_slope_searches_sharing_known_powers_find_the_same_slopes(monkeypatch):
+    """Searches for several target powers sharing the powers already computed give the slopes
+    of searches on their own, with fewer integrations; the shared values are the powers."""
+    sigma = np.array([[0.04, 0.01, 0.0], [0.01, 0.03, 0.005], [0.0, 0.005, 0.02]])
+    d = np.array([-4.0, -3.0, -2.0])
+    calls, power = [], pp.power
+
+    def counted(g, *args, **kwargs):
+        calls.append(g)
+        return power(g, *args, **kwargs)
+
+    monkeypatch.setattr(pp, "power", counted)
+    for test in pp.TESTS:
+        calls.clear()
+        alone = [pp.slope_for_power(t, d, sigma, test) for t in (0.5, 0.8)]
+        n_alone = len(calls)
+        calls.clear()
+        known = {}
+        shared = [pp.slope_for_power(t, d, sigma, test, known=known) for t in (0.5, 0.8)]
+        assert shared == alone
+        assert len(calls) == len(known) < n_alone
+        assert all(value == power(g, d, sigma, test) for g, value in known.items())
+
+
 def test_power_table_columns_and_order():
     sigma = np.diag([0.01, 0.01, 0.02, 0.02])
     t = pp.power_table([0.0, 0.01, 0.1, 0.2], sigma, 2, 2, [-3, -2, 0, 1], draws=20_000)
