@@ -19,6 +19,7 @@ gives its kernels a :class:`ForkedProvisioner` when :func:`can_fork` says so.
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import sys
 from pathlib import Path
@@ -82,6 +83,16 @@ def _zygote():
         _context = multiprocessing.get_context("forkserver")
         _context.set_forkserver_preload(list(PRELOAD))
     return _context
+
+
+def warm(kernel: str) -> None:
+    """Start this process's zygote now if the kernel named ``kernel`` is to be forked: it
+    imports :data:`PRELOAD` in its own process while this one goes on."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    if can_fork(KernelSpecManager().get_kernel_spec(kernel)):
+        _zygote()
+        multiprocessing.forkserver.ensure_running()
 
 
 def _serve_kernel(connection_file: str, cwd: str | None, env: dict[str, str]) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from evaluation.data.contract import StudyData
+from evaluation.pipeline import kernels
 from evaluation.pipeline.config import NotebookConfig, ParameterSet, StudyConfig, run_id
 from evaluation.pipeline.folders import KEY_FILE, data_cache_dir, replace_dir
 
@@ -68,7 +68,7 @@ def run_key(notebook: NotebookConfig, parameter_set: ParameterSet, data_hash: st
     return sha256_bytes(json.dumps(payload, sort_keys=True).encode())
 
 
-def plan_runs(config: StudyConfig, data: StudyData) -> list[Run]:
+def plan_runs(config: StudyConfig, data_hash: str) -> list[Run]:
     code = code_fingerprint()
     runs_dir = config.execution.build_dir / "runs"
     return [
@@ -77,7 +77,7 @@ def plan_runs(config: StudyConfig, data: StudyData) -> list[Run]:
             notebook=nb,
             parameter_set=ps,
             folder=runs_dir / run_id(nb, ps),
-            key=run_key(nb, ps, data.data_hash, code, config.execution.kernel),
+            key=run_key(nb, ps, data_hash, code, config.execution.kernel),
         )
         for nb, ps in config.runs()
     ]
@@ -140,8 +140,6 @@ def _execute_notebook(run: Run, executed: Path, parameters: dict, config: StudyC
     naming the run. Any error once the kernel is ready is not retried."""
     import papermill
 
-    from evaluation.pipeline.kernels import ForkedKernelManager
-
     for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
         ready: list[bool] = []
         try:
@@ -155,7 +153,7 @@ def _execute_notebook(run: Run, executed: Path, parameters: dict, config: StudyC
                 progress_bar=False,
                 log_output=False,
                 on_notebook_start=lambda **_: ready.append(True),
-                kernel_manager_class=ForkedKernelManager,
+                kernel_manager_class=kernels.ForkedKernelManager,
             )
             return
         except RuntimeError as err:
@@ -198,10 +196,41 @@ def _display(path: Path) -> str:
         return str(path)
 
 
-def execute_all(todo: list[Run], config: StudyConfig, jobs: int, scheduler: str | None) -> None:
-    """Execute the runs: in this process when ``jobs == 1`` and no scheduler is given,
-    else as tasks on Dask (a ``LocalCluster`` of ``jobs`` single-threaded worker
-    processes, or the scheduler at ``scheduler``, whose workers must see this folder).
+@contextlib.contextmanager
+def workers(runs: int, jobs: int, scheduler: str | None, kernel: str):
+    """Where ``runs`` runs execute: ``None`` (this process) when there are none, or ``jobs == 1``
+    and no scheduler is given; else a Dask ``Client`` of a ``LocalCluster`` of ``min(jobs, runs)``
+    single-threaded worker processes, or of the scheduler at ``scheduler`` (whose workers must
+    see this folder).
+
+    Entered before the data are validated: each process that will run notebooks starts its
+    kernel zygote at once (:func:`evaluation.pipeline.kernels.warm`), which imports the library
+    on the other core while this one validates."""
+    if runs == 0:
+        yield None
+        return
+    if jobs == 1 and scheduler is None:
+        kernels.warm(kernel)
+        yield None
+        return
+    import dask
+    from dask.distributed import Client, LocalCluster
+
+    with contextlib.ExitStack() as stack:
+        if scheduler is None:
+            # Workers that may have children, so that they can fork kernels (evaluation.pipeline.kernels).
+            stack.enter_context(dask.config.set({"distributed.worker.daemon": False}))
+            scheduler = stack.enter_context(
+                LocalCluster(n_workers=min(jobs, runs), threads_per_worker=1, processes=True, dashboard_address=None)
+            )
+        client = stack.enter_context(Client(scheduler))
+        client.run(kernels.warm, kernel)  # returns at once: the zygotes import in their own processes
+        yield client
+
+
+def execute_all(todo: list[Run], config: StudyConfig, client) -> None:
+    """Execute the runs: in this process when ``client`` is ``None``, else as tasks on the
+    Dask ``client`` (:func:`workers`).
 
     Every run that can finish does; then one ``RunFailed`` names every failed run, in
     grid order, each with its notebook, parameter set, cell and error. Results do not
@@ -211,7 +240,7 @@ def execute_all(todo: list[Run], config: StudyConfig, jobs: int, scheduler: str 
     bar = tqdm(total=len(todo), desc="notebooks", unit="run", disable=not todo, file=sys.stderr)
     failures: dict[str, BaseException] = {}
     with bar:
-        if jobs == 1 and scheduler is None:
+        if client is None:
             for run in todo:
                 bar.set_postfix_str(run.id)
                 try:
@@ -220,24 +249,15 @@ def execute_all(todo: list[Run], config: StudyConfig, jobs: int, scheduler: str 
                     failures[run.id] = err
                 bar.update()
         elif todo:
-            import dask
-            from dask.distributed import Client, LocalCluster, as_completed
+            from dask.distributed import as_completed
 
-            with contextlib.ExitStack() as stack:
-                if scheduler is None:
-                    # Workers that may have children, so that they can fork kernels (evaluation.pipeline.kernels).
-                    stack.enter_context(dask.config.set({"distributed.worker.daemon": False}))
-                    scheduler = stack.enter_context(
-                        LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None)
-                    )
-                client = stack.enter_context(Client(scheduler))
-                futures = {client.submit(execute, run, config, key=f"run-{run.id}-{run.key[:12]}", pure=False): run for run in todo}
-                for future in as_completed(futures):
-                    run = futures[future]
-                    if future.status == "error":
-                        failures[run.id] = future.exception()
-                    bar.set_postfix_str(run.id)
-                    bar.update()
+            futures = {client.submit(execute, run, config, key=f"run-{run.id}-{run.key[:12]}", pure=False): run for run in todo}
+            for future in as_completed(futures):
+                run = futures[future]
+                if future.status == "error":
+                    failures[run.id] = future.exception()
+                bar.set_postfix_str(run.id)
+                bar.update()
     failed = [failures[run.id] for run in todo if run.id in failures]
     if len(failed) == 1:
         raise failed[0]

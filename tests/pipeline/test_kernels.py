@@ -7,6 +7,7 @@ import asyncio
 import json
 import multiprocessing
 import os
+import subprocess
 import sys
 
 import nbformat
@@ -122,7 +123,6 @@ def test_the_zygote_preloads_every_module_the_notebooks_import():
     """A module missing from PRELOAD is imported by each kernel again (slower, same results):
     every ``evaluation`` module a notebook imports is loaded by importing PRELOAD."""
     import re
-    import subprocess
     from pathlib import Path
 
     from evaluation.pipeline.kernels import PRELOAD
@@ -150,3 +150,11 @@ for m in {sorted(imported)!r}:
 """
     missing = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert not missing
+
+
+def test_warm_starts_the_zygote_at_once():
+    """The runner calls ``warm`` in each worker before validating the data, so that the zygote
+    imports the library meanwhile: the zygote's process exists as soon as ``warm`` returns."""
+    code = ("import psutil; from evaluation.pipeline import kernels; kernels.warm('poli-eval'); "
+            "print(any('multiprocessing.forkserver' in ' '.join(c.cmdline()) for c in psutil.Process().children()))")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "True"
