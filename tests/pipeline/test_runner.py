@@ -181,3 +181,21 @@ def test_only_a_failed_kernel_start_is_retried(tmp_path, default_data, monkeypat
     with pytest.raises(RuntimeError, match="Kernel died$"):
         run_study(study, jobs=1)
     assert len(calls) == 1
+
+
+def test_runs_go_to_the_workers_unknown_first_then_longest_first(tmp_path):
+    """Runs never executed keep grid order at the front; the others follow by their last
+    duration (papermill's record in the executed notebook), longest first."""
+    from types import SimpleNamespace
+
+    from evaluation.pipeline.runs import longest_first
+
+    def run(name, duration):
+        folder = tmp_path / name
+        if duration is not None:
+            folder.mkdir()
+            (folder / "nb.ipynb").write_text(json.dumps({"metadata": {"papermill": {"duration": duration}}}))
+        return SimpleNamespace(id=name, folder=folder, notebook=SimpleNamespace(path=tmp_path / "nb.ipynb"))
+
+    grid = [run("short", 1.5), run("new_a", None), run("long", 9.0), run("new_b", None), run("middle", 4.0)]
+    assert [r.id for r in longest_first(grid)] == ["new_a", "new_b", "long", "middle", "short"]
