@@ -354,3 +354,74 @@ def test_plain_digit_shortcut_agrees_with_the_patterns():
             assert (_matches(column, regex).to_numpy() == exact.to_numpy()).all(), (regex, values)
             assert all(bool(re.fullmatch(regex, v)) == e for v, e in zip(values, exact))
     assert shortcuts > 300  # the shortcut is taken, not only refused
+
+
+def test_numbers_typed_by_the_parser_agree_with_the_text_path(tmp_path: Path, monkeypatch):
+    """A panel whose integer and float columns the C parser converts itself (plain values,
+    ``_plain_dtypes``) loads the same typed frame as the text path (the format checks on the
+    text, then ``_convert``), and a panel that breaks the contract fails with the same message,
+    on random columns of plain values, empty values, values that are not plain (signs,
+    exponents, spaces, letters, ``inf``, two dots, a lone dot) and whole numbers or decimals
+    of up to 400 digits; and a float column that is not nullable keeps its empty values as text."""
+    import random
+
+    from evaluation.data import contract
+
+    rng = random.Random(20170601)
+    special = ["-3", "+1.5", "1e6", "1E999", " 12", "x", "inf", "NaN", "1.2.3", ".", "7.", ".5", "0012", "x" * 128,
+               "." * 256, "1" * 127 + ".", "1" * 128]
+
+    def number(whole: bool) -> str:
+        r = rng.random()
+        if r < 0.04:
+            return ""
+        if r < 0.08:
+            return rng.choice(special)
+        if r < 0.1:
+            return "9" * rng.choice([17, 18, 19, 25, 400]) + ("" if whole or rng.random() < 0.5 else ".5")
+        digits = "".join(rng.choice("0123456789") for _ in range(rng.randint(1, 22)))
+        if whole:
+            return digits
+        cut = rng.randint(0, len(digits))
+        return digits[:cut] + "." + digits[cut:] if rng.random() < 0.7 else digits
+
+    def outcome(n: int, p: float) -> list[str]:
+        if rng.random() < 0.2:  # whole numbers only (to_numeric reads them as integers first)
+            return [str(rng.randint(0, 10 ** rng.choice([3, 17, 19, 30, 126]))) for _ in range(n)]
+        return [number(whole=rng.random() < 0.5) if rng.random() < p else f"{rng.randint(0, 10**6)}.{rng.randint(0, 99):02d}"
+                for _ in range(n)]
+
+    typed_by_parser = 0
+    for case in range(60 + len(special)):
+        n = rng.randint(1, 8)
+        p = rng.choice([0.0, 0.0, 0.05, 0.3]) if case < 60 else 0.0
+        panel = pd.DataFrame({
+            "firm_id": [f"F{i}" for i in range(n)],
+            "year": [number(whole=True) if rng.random() < p else str(rng.randint(2010, 2022)).zfill(rng.randint(4, 6))
+                     for _ in range(n)],
+            **{c: outcome(n, p) for c in ("turnover_eur", "employees", "value_added_eur", "rd_expenditure_eur")},
+        })
+        if case >= 60:  # one value that is not plain in an otherwise plain column
+            panel.iloc[rng.randrange(n), rng.randrange(1, 6)] = special[case - 60]
+        d = tmp_path / str(case)
+        d.mkdir()
+        (d / "panel.csv").write_text(panel.to_csv(index=False, lineterminator="\n"), encoding="utf-8")
+        results = []
+        for parsed_kinds in (contract._PARSED_KINDS, {}):
+            monkeypatch.setattr(contract, "_PARSED_KINDS", parsed_kinds)
+            try:
+                results.append(contract._read_table(d, "panel.csv"))
+            except ContractError as exc:
+                results.append(str(exc))
+        fast, text = results
+        if isinstance(text, str):
+            assert fast == text
+        else:
+            pd.testing.assert_frame_equal(fast, text, check_exact=True)
+        monkeypatch.setattr(contract, "_PARSED_KINDS", {"int": "int64", "float": "float64"})
+        raw = contract._text_frame(d / "panel.csv", "panel.csv", contract._SPEC["panel.csv"])
+        typed_by_parser += sum(not pd.api.types.is_string_dtype(raw[c]) for c in raw.columns)
+    assert typed_by_parser > 100  # the shortcut is taken, not only refused
+    spec = (contract._Col("a", "float"), contract._Col("b", "float", nullable=True))
+    assert contract._plain_dtypes(b"1,\n2,3", ["a", "b"], spec) == {"a": "float64", "b": "float64"}
+    assert contract._plain_dtypes(b",1\n2,3", ["a", "b"], spec) == {"a": "str", "b": "float64"}
