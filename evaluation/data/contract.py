@@ -678,13 +678,18 @@ def _decode(data: bytes, label: str, csv_header: bool, hint: str = _SAVE_AS_UTF8
     raise ContractError(failures)
 
 
+def _blank(data: bytes) -> bool:
+    """Empty or only ASCII whitespace, as ``not data.strip()`` (which copies the file)."""
+    return not data or data.isspace()
+
+
 def _text_frame(path: Path, label: str, spec: tuple[_Col, ...] = ()) -> pd.DataFrame:
     """A CSV file as text: every column a string, an empty field missing; a
     :class:`ContractError` naming the lines when the file is not UTF-8 text with one
     record per line and as many fields on every line as in the header. ``spec``: the
     contract's columns, whose plain numbers may come back typed (:func:`_parse_plain_csv`)."""
     data = _read_bytes(path, label)
-    if not data.removeprefix(_UTF8_BOM).strip():
+    if _blank(data.removeprefix(_UTF8_BOM)):
         raise _whole_file(
             label, "not empty",
             "file is empty (no header line); write the header line (the contract's column names, "
@@ -772,20 +777,28 @@ def _parse_plain_csv(data: bytes, label: str, spec: tuple[_Col, ...] = ()) -> pd
     ``spec``: the contract's columns of the table; when the header holds exactly them, an
     integer or float column whose every value is plain (:func:`_plain_dtypes`) is converted
     by the parser itself and comes back typed (``int64``, ``float64``) instead of as text."""
-    if b'"' in data or data.count(b"\r") != data.count(b"\r\n"):
+    if b'"' in data:
         return None
-    data = data.replace(b"\r\n", b"\n").rstrip(b"\n")
-    first_break = data.find(b"\n")
-    header = (data if first_break < 0 else data[:first_break]).decode("utf-8").split(",")
-    body = b"" if first_break < 0 else data[first_break + 1:]
-    if len(header) < 2 or not body:
+    if b"\r" in data:
+        if data.count(b"\r") != data.count(b"\r\n"):
+            return None
+        data = data.replace(b"\r\n", b"\n")
+    end = len(data)
+    while end and data[end - 1] == ord("\n"):  # the blank lines at the end (rstrip would copy the file)
+        end -= 1
+    first_break = data.find(b"\n", 0, end)
+    header = data[: end if first_break < 0 else first_break].decode("utf-8").split(",")
+    if len(header) < 2 or first_break < 0:
         return None
     _check_header(label, header)
+    body = np.frombuffer(data, dtype=np.uint8, count=end - first_break - 1, offset=first_break + 1)
     dtypes = _plain_dtypes(body, header, spec)
     if dtypes is None:
         return None
-    return pd.read_csv(io.BytesIO(body), header=None, names=header, dtype=dtypes, keep_default_na=False,
-                       na_values=[""], quoting=csv.QUOTE_NONE, skip_blank_lines=False, index_col=False, engine="c",
+    # The lines after the header; skip_blank_lines drops the blank lines at the end only, since a blank
+    # line before the last row has one field and _plain_dtypes refused the file.
+    return pd.read_csv(io.BytesIO(data), skiprows=1, header=None, names=header, dtype=dtypes, keep_default_na=False,
+                       na_values=[""], quoting=csv.QUOTE_NONE, skip_blank_lines=True, index_col=False, engine="c",
                        encoding="utf-8")
 
 
@@ -800,8 +813,9 @@ _PLAIN_BYTES[list(b"0123456789,\n")] = 0
 _PLAIN_BYTES[ord(".")] = 1
 
 
-def _plain_dtypes(body: bytes, header: list[str], spec: tuple[_Col, ...]) -> dict[str, str] | None:
-    """The dtypes pandas' C parser reads the columns of a quote-free ``body`` with: ``str``, but
+def _plain_dtypes(raw: np.ndarray, header: list[str], spec: tuple[_Col, ...]) -> dict[str, str] | None:
+    """The dtypes pandas' C parser reads the columns of a quote-free file with (``raw``: the bytes
+    of its lines after the header, without the line breaks at the end): ``str``, but
     ``int64``/``float64`` for an integer or float column of the contract (``spec``, when the
     header holds exactly its columns) that passes every format check, told from its bytes.
     ``None`` when a line has more or fewer fields than the header, or a field more characters
@@ -815,7 +829,6 @@ def _plain_dtypes(body: bytes, header: list[str], spec: tuple[_Col, ...]) -> dic
     compares them, whole numbers of up to 127 digits too). Hand-written because no vectorised
     call checks the characters of fields in a byte buffer: one pass over the bytes gives every
     field's sum of :data:`_PLAIN_BYTES`."""
-    raw = np.frombuffer(body, dtype=np.uint8)
     ends = np.append(np.flatnonzero((raw == ord(",")) | (raw == ord("\n"))), raw.size)  # after each field
     line_ends = np.flatnonzero(raw[ends[:-1]] == ord("\n"))  # the fields that end a line, but the last
     fields_per_line = np.diff(line_ends, prepend=-1, append=ends.size - 1)
@@ -1059,7 +1072,7 @@ def _read_dataset(data_dir: Path) -> dict[str, Any]:
     label = str(path)
     template = 'a JSON object such as {"name": "...", "synthetic": false, "description": "..."}'
     data = _read_bytes(path, label)
-    if not data.removeprefix(_UTF8_BOM).strip():
+    if _blank(data.removeprefix(_UTF8_BOM)):
         raise _whole_file(label, "valid JSON", f"file is empty; write {template}")
     text = _decode(data, label, csv_header=False, hint="save the file as UTF-8")
     try:
