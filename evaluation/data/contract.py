@@ -1043,13 +1043,16 @@ def _cross_table(data_dir: Path, firms: pd.DataFrame, apps: pd.DataFrame, panel:
     if failures:
         raise ContractError(failures)
 
-    known = panel["firm_id"].isin(info.index)
-    failures = _mask_failure(fp, ("firm_id",), "firm_id present in firms.csv", panel, ~known)
+    firm = info.index.get_indexer(panel["firm_id"])  # each row's firm in firms.csv (-1: none), one lookup for both checks
+    failures = _mask_failure(
+        fp, ("firm_id",), "firm_id present in firms.csv", panel, pd.Series(firm < 0, index=panel.index)
+    )
     if not failures:
-        ftype = panel["firm_id"].map(info["firm_type"])
+        ftype = pd.Series(info["firm_type"].array.take(firm), index=panel.index)
+        enterprise = info["firm_type"].isin(ENTERPRISE_TYPES).to_numpy()[firm]
         failures += _mask_failure(
             fp, ("firm_id",), "panel firm is an enterprise (firms.csv: firm_type SME or large)",
-            panel.assign(firm_type=ftype), ~ftype.isin(ENTERPRISE_TYPES), show=("firm_id", "firm_type"),
+            panel.assign(firm_type=ftype), pd.Series(~enterprise, index=panel.index), show=("firm_id", "firm_type"),
         )
     if failures:
         raise ContractError(failures)

@@ -230,6 +230,20 @@ def test_unknown_firm_in_panel(data_dir: Path):
     assert err.file.endswith("panel.csv") and err.rows == [0] and "line 2 (ZZ99999)" in str(err)
 
 
+def test_panel_firm_that_is_no_enterprise(data_dir: Path):
+    firms = _read(data_dir, "firms.csv")
+    others = firms.loc[~firms["firm_type"].isin(["SME", "large"]), ["firm_id", "firm_type"]].head(2)
+    panel = _read(data_dir, "panel.csv")
+    panel.loc[[0, 7, 9], "firm_id"] = [others.iloc[0, 0], others.iloc[1, 0], others.iloc[0, 0]]
+    _write(data_dir, "panel.csv", panel)
+    err = _raises(data_dir)
+    assert err.file.endswith("panel.csv") and err.column == "firm_id" and err.rows == [0, 7, 9]
+    (first, first_type), (second, second_type) = others.itertuples(index=False)
+    assert str(err).endswith(
+        "fails 'panel firm is an enterprise (firms.csv: firm_type SME or large)' on 3 rows: "
+        f"line 2 ({first}, {first_type}), line 9 ({second}, {second_type}), line 11 ({first}, {first_type})"
+    )
+
 
 def test_linea_a_non_member(data_dir: Path):
     apps = _read(data_dir, "applications.csv")
