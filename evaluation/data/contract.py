@@ -840,7 +840,9 @@ def _plain_dtypes(raw: np.ndarray, header: list[str], spec: tuple[_Col, ...]) ->
     if not columns:
         return dtypes
     starts = np.concatenate(([0], ends[:-1] + 1))
-    weight = np.add.reduceat(_PLAIN_BYTES[raw], starts, dtype=np.uint8).reshape(-1, len(header))
+    byte_weight = np.zeros(raw.size + 1, dtype=np.uint8)  # past the end, a separator's: an empty last field starts there
+    byte_weight[:-1] = _PLAIN_BYTES[raw]
+    weight = np.add.reduceat(byte_weight, starts, dtype=np.uint8).reshape(-1, len(header))
     length = (ends - starts).reshape(-1, len(header))
     for name, col in columns.items():
         w, n = weight[:, header.index(name)], length[:, header.index(name)]

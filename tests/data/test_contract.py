@@ -438,5 +438,6 @@ def test_numbers_typed_by_the_parser_agree_with_the_text_path(tmp_path: Path, mo
         typed_by_parser += sum(not pd.api.types.is_string_dtype(raw[c]) for c in raw.columns)
     assert typed_by_parser > 100  # the shortcut is taken, not only refused
     spec = (contract._Col("a", "float"), contract._Col("b", "float", nullable=True))
-    for body, dtypes in ((b"1,\n2,3", {"a": "float64", "b": "float64"}), (b",1\n2,3", {"a": "str", "b": "float64"})):
+    for body, dtypes in ((b"1,\n2,3", {"a": "float64", "b": "float64"}), (b",1\n2,3", {"a": "str", "b": "float64"}),
+                         (b"1,2\n3,", {"a": "float64", "b": "float64"}), (b"1,2\n,", {"a": "str", "b": "float64"})):
         assert contract._plain_dtypes(np.frombuffer(body, dtype=np.uint8), ["a", "b"], spec) == dtypes
