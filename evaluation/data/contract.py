@@ -604,14 +604,19 @@ def _similar_names(path: Path) -> str:
     return f" (the folder has {listed}; names are case-sensitive and the file must be '{path.name}')"
 
 
-def _read_bytes(path: Path, label: str) -> bytes:
+def _read_bytes(path: Path, label: str, digests: dict[str, str] | None = None) -> bytes:
+    """The bytes of the file at ``path``; their sha256 is stored in ``digests`` (when given)
+    under the file's name, so that the hash is of the bytes validated."""
     _check_is_file(path, label)
     try:
-        return path.read_bytes()
+        data = path.read_bytes()
     except OSError as exc:
         raise _whole_file(
             label, "readable file", f"cannot be read ({exc.strerror or exc}); check the file's permissions"
         ) from None
+    if digests is not None:
+        digests[path.name] = hashlib.sha256(data).hexdigest()
+    return data
 
 
 def _split_lines(data: bytes) -> list[bytes]:
@@ -683,12 +688,13 @@ def _blank(data: bytes) -> bool:
     return not data or data.isspace()
 
 
-def _text_frame(path: Path, label: str, spec: tuple[_Col, ...] = ()) -> pd.DataFrame:
+def _text_frame(path: Path, label: str, spec: tuple[_Col, ...] = (), digests: dict[str, str] | None = None) -> pd.DataFrame:
     """A CSV file as text: every column a string, an empty field missing; a
     :class:`ContractError` naming the lines when the file is not UTF-8 text with one
     record per line and as many fields on every line as in the header. ``spec``: the
-    contract's columns, whose plain numbers may come back typed (:func:`_parse_plain_csv`)."""
-    data = _read_bytes(path, label)
+    contract's columns, whose plain numbers may come back typed (:func:`_parse_plain_csv`);
+    ``digests``: see :func:`_read_bytes`."""
+    data = _read_bytes(path, label, digests)
     if _blank(data.removeprefix(_UTF8_BOM)):
         raise _whole_file(
             label, "not empty",
@@ -908,12 +914,12 @@ def read_contract_csv(path: str | Path) -> pd.DataFrame:
     return _text_frame(Path(path), str(path))
 
 
-def _read_table(data_dir: Path, name: str) -> pd.DataFrame:
+def _read_table(data_dir: Path, name: str, digests: dict[str, str]) -> pd.DataFrame:
     from pandera.errors import SchemaErrors
 
     path = data_dir / name
     label = str(path)
-    raw = _text_frame(path, label, _SPEC[name])
+    raw = _text_frame(path, label, _SPEC[name], digests)
     if raw.empty:
         raise _whole_file(
             label, "at least one row",
@@ -1072,11 +1078,11 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return dict(pairs)
 
 
-def _read_dataset(data_dir: Path) -> dict[str, Any]:
+def _read_dataset(data_dir: Path, digests: dict[str, str]) -> dict[str, Any]:
     path = data_dir / "dataset.json"
     label = str(path)
     template = 'a JSON object such as {"name": "...", "synthetic": false, "description": "..."}'
-    data = _read_bytes(path, label)
+    data = _read_bytes(path, label, digests)
     if _blank(data.removeprefix(_UTF8_BOM)):
         raise _whole_file(label, "valid JSON", f"file is empty; write {template}")
     text = _decode(data, label, csv_header=False, hint="save the file as UTF-8")
@@ -1132,14 +1138,17 @@ def combined_hash(digests: dict[str, str]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def data_file_digests(data_dir: str | Path) -> dict[str, str]:
+def data_file_digests(data_dir: str | Path, read: dict[str, str] | None = None) -> dict[str, str]:
     """sha256 of the files of a data directory that the data hash covers: the contract's
     files and the optional ones that are present, by name (sorted). The one place that
     decides which files are hashed: :func:`load_study_data` and the data manifest
-    (``python -m evaluation manifest``) both use it."""
+    (``python -m evaluation manifest``) both use it. ``read``: the digests of files already
+    read, by name (:func:`load_study_data` hashes the bytes it validated); the other files are
+    read and hashed here."""
     data_dir = Path(data_dir)
+    read = read or {}
     names = sorted(n for n in CONTRACT_FILES + OPTIONAL_FILES if (data_dir / n).is_file())
-    return {n: file_sha256(data_dir / n) for n in names}
+    return {n: read[n] if n in read else file_sha256(data_dir / n) for n in names}
 
 
 # --------------------------------------------------------------------------- public API
@@ -1194,12 +1203,13 @@ def load_study_data(data_dir: str | Path, cache: str | Path | None = None) -> St
             frames, dataset = cached
             return StudyData(**frames, dataset=dataset, sha256=digests, data_hash=combined_hash(digests),
                              data_dir=data_dir)
-    dataset = _read_dataset(data_dir)
-    firms = _read_table(data_dir, "firms.csv")
-    apps = _read_table(data_dir, "applications.csv")
-    panel = _read_table(data_dir, "panel.csv")
+    read: dict[str, str] = {}  # the digests of the bytes validated, so the hash is theirs
+    dataset = _read_dataset(data_dir, read)
+    firms = _read_table(data_dir, "firms.csv", read)
+    apps = _read_table(data_dir, "applications.csv", read)
+    panel = _read_table(data_dir, "panel.csv", read)
     _cross_table(data_dir, firms, apps, panel)
-    digests = data_file_digests(data_dir)
+    digests = data_file_digests(data_dir, read)
     return StudyData(
         firms=firms,
         applications=apps,

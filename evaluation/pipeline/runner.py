@@ -20,7 +20,7 @@ def ensure_data(config: StudyConfig) -> StudyData:
     (:mod:`evaluation.data.cache`; call it holding :func:`study_lock`)."""
     before = data_file_digests(config.data.dir)
     data = load_study_data(config.data.dir)
-    if data.sha256 == before:  # no file changed while it was read: the frames are those of the hash
+    if data.sha256 == before:  # the bytes validated (which load_study_data hashes) are the files hashed before
         cache_study_data(data, data_cache_dir(config))
     return data
 

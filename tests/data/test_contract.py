@@ -91,6 +91,28 @@ def test_strings_stay_strings_and_hash_tracks_bytes(data_dir: Path):
     assert data.data_hash != before
 
 
+def test_hashes_are_of_the_bytes_validated(data_dir: Path, monkeypatch):
+    """Each file is read once: its digest is that of the bytes validated (a byte-order mark and
+    \\r\\n included), also when the file changes after it was read; the runner's check
+    (``ensure_data``) compares them with the digests taken before."""
+    from evaluation.data import contract
+
+    firms = data_dir / "firms.csv"
+    firms.write_bytes(b"\xef\xbb\xbf" + firms.read_bytes().replace(b"\n", b"\r\n"))
+    validated = {name: file_sha256(data_dir / name) for name in CONTRACT_FILES}
+    cross_table = contract._cross_table
+
+    def change_panel_after_reading(*args):
+        (data_dir / "panel.csv").write_bytes((data_dir / "panel.csv").read_bytes() + b"\n")
+        return cross_table(*args)
+
+    monkeypatch.setattr(contract, "_cross_table", change_panel_after_reading)
+    data = load_study_data(data_dir)
+    assert {name: data.sha256[name] for name in CONTRACT_FILES} == validated
+    assert data.sha256["panel.csv"] != file_sha256(data_dir / "panel.csv")
+    assert data.data_hash == combined_hash(data.sha256)
+
+
 # ------------------------------------------------------------------ structure
 
 
@@ -425,7 +447,7 @@ def test_numbers_typed_by_the_parser_agree_with_the_text_path(tmp_path: Path, mo
         for parsed_kinds in (contract._PARSED_KINDS, {}):
             monkeypatch.setattr(contract, "_PARSED_KINDS", parsed_kinds)
             try:
-                results.append(contract._read_table(d, "panel.csv"))
+                results.append(contract._read_table(d, "panel.csv", {}))
             except ContractError as exc:
                 results.append(str(exc))
         fast, text = results
