@@ -835,21 +835,23 @@ def _plain_dtypes(raw: np.ndarray, header: list[str], spec: tuple[_Col, ...]) ->
     compares them, whole numbers of up to 127 digits too). Hand-written because no vectorised
     call checks the characters of fields in a byte buffer: one pass over the bytes gives every
     field's sum of :data:`_PLAIN_BYTES`."""
-    ends = np.append(np.flatnonzero((raw == ord(",")) | (raw == ord("\n"))), raw.size)  # after each field
-    line_ends = np.flatnonzero(raw[ends[:-1]] == ord("\n"))  # the fields that end a line, but the last
-    fields_per_line = np.diff(line_ends, prepend=-1, append=ends.size - 1)
-    line_length = np.diff(ends[np.append(line_ends, ends.size - 1)], prepend=-1)
+    separators = np.flatnonzero((raw == ord(",")) | (raw == ord("\n")))  # field i + 1 follows separator i
+    line_ends = np.flatnonzero(raw[separators] == ord("\n"))  # the fields that end a line, but the last
+    fields_per_line = np.diff(line_ends, prepend=-1, append=separators.size)
+    line_length = np.diff(np.append(separators[line_ends], raw.size), prepend=-1)
     if (fields_per_line != len(header)).any() or line_length.max() > csv.field_size_limit():
         return None  # csv's limit on a field's length: a line within it holds no field beyond it
     dtypes = dict.fromkeys(header, "str")
     columns = {c.name: c for c in spec if c.kind in _PARSED_KINDS} if set(header) == {c.name for c in spec} else {}
     if not columns:
         return dtypes
-    starts = np.concatenate(([0], ends[:-1] + 1))
-    byte_weight = np.zeros(raw.size + 1, dtype=np.uint8)  # past the end, a separator's: an empty last field starts there
-    byte_weight[:-1] = _PLAIN_BYTES[raw]
-    weight = np.add.reduceat(byte_weight, starts, dtype=np.uint8).reshape(-1, len(header))
-    length = (ends - starts).reshape(-1, len(header))
+    byte_weight = _PLAIN_BYTES[raw]
+    # A field's sum: the first field's bytes, then from each separator (weight 0) to the next.
+    first = byte_weight[: separators[0]].sum(dtype=np.uint8, keepdims=True)
+    weight = np.concatenate((first, np.add.reduceat(byte_weight, separators, dtype=np.uint8))).reshape(-1, len(header))
+    length = np.diff(separators, prepend=-1, append=raw.size)
+    length -= 1
+    length = length.reshape(-1, len(header))
     for name, col in columns.items():
         w, n = weight[:, header.index(name)], length[:, header.index(name)]
         if n.max() > _MAX_PARSED_LENGTH:
