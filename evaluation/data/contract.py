@@ -848,12 +848,14 @@ def _plain_dtypes(raw: np.ndarray, header: list[str], spec: tuple[_Col, ...]) ->
     byte_weight = _PLAIN_BYTES[raw]
     # A field's sum: the first field's bytes, then from each separator (weight 0) to the next.
     first = byte_weight[: separators[0]].sum(dtype=np.uint8, keepdims=True)
-    weight = np.concatenate((first, np.add.reduceat(byte_weight, separators, dtype=np.uint8))).reshape(-1, len(header))
-    length = np.diff(separators, prepend=-1, append=raw.size)
-    length -= 1
-    length = length.reshape(-1, len(header))
+    weight = np.concatenate((first, np.add.reduceat(byte_weight, separators, dtype=np.uint8)))
+    k = len(header)
+    line_breaks = separators[k - 1::k]  # field j of line i ends at separator i * k + j, the last at the end
     for name, col in columns.items():
-        w, n = weight[:, header.index(name)], length[:, header.index(name)]
+        j = header.index(name)
+        start = separators[j - 1::k] + 1 if j else np.concatenate(([0], line_breaks + 1))
+        end = separators[j::k] if j < k - 1 else np.append(line_breaks, raw.size)
+        w, n = weight[j::k], end - start
         if n.max() > _MAX_PARSED_LENGTH:
             continue
         if col.kind == "int":
