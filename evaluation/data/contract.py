@@ -30,7 +30,9 @@ empty field is missing), validates them in four passes and hashes them:
    are not empty, numbers/integers/booleans/ISO dates parse, numbers are finite (no
    ``inf``/``nan``, nothing beyond the float range such as ``1e999``), integers have
    at most 18 digits, dates fall in 1900-2100, categorical columns take their allowed
-   values;
+   values (an integer or float column of a quote-free file whose every value is a plain
+   number, digits with at most one dot, passes them all: it is told so from its bytes and
+   read typed by pandas' parser, :func:`_plain_dtypes`);
 2. *values* (pandera on the typed frame, ``lazy=True``, plus pandas checks that involve
    several columns): ranges, unique keys, rules that tie columns of one row or the rows
    of one project together;
