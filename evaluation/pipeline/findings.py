@@ -139,9 +139,9 @@ def leads_wald(model: Any) -> tuple[float, int] | None:
         stat = float(b @ np.linalg.solve(cov, b))
     except (KeyError, ValueError, TypeError, np.linalg.LinAlgError):
         return None
-    from scipy.stats import chi2
+    from scipy.special import chdtrc  # chi2.sf(stat, k) is chdtrc(k, stat); scipy.stats alone takes 0.4 s to import
 
-    return float(chi2.sf(stat, len(names))), len(names)
+    return float(chdtrc(len(names), np.maximum(stat, 0.0))), len(names)  # chi2.sf is 1 below the support
 
 
 def pretest_p(r: Results, line: str, outcome: str) -> float | None:

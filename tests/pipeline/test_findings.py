@@ -194,3 +194,19 @@ def test_dose_response_limitation_only_when_the_acrt_interval_includes_zero():
     assert "includes zero for Linea A turnover," in text and "Linea B" not in text and "strong parallel trends" in text
     assert findings.dose_limitations(Results({"runs": {"dose_response_all": run({"linea_a": dose(0.01, 0.2)})}})) == []
     assert findings.dose_limitations(Results({"runs": {}})) == []
+
+
+@pytest.mark.parametrize("cov", [[[0.04, 0.01], [0.01, 0.09]], [[0.04, 0.09], [0.09, 0.04]]])  # the second is not PSD
+def test_leads_wald_p_is_the_chi2_tail(cov):
+    """p = P(chi2_k > b' V^-1 b) over the k leads e=-2, e=-3 (e=-1 is the reference; e=0 is not a
+    lead), as scipy.stats.chi2.sf gives it, also when a non-PSD V makes the statistic negative (p = 1)."""
+    from scipy.stats import chi2
+
+    from evaluation.pipeline.findings import leads_wald
+
+    b = {"e=-3": 0.05, "e=-2": -0.12}
+    model = {"terms": {t: {"estimate": v} for t, v in {**b, "e=0": 0.3}.items()},
+             "vcov": {"terms": ["e=-3", "e=-2"], "matrix": cov}}
+    vec = np.array(list(b.values()))
+    stat = vec @ np.linalg.solve(np.array(cov), vec)
+    assert leads_wald(model) == (float(chi2.sf(stat, 2)), 2)
