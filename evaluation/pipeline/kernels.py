@@ -22,14 +22,23 @@ import multiprocessing
 import multiprocessing.forkserver
 import os
 import sys
+import time
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
+from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.provisioning import LocalProvisioner
+from traitlets import default
 
 PRELOAD = (
     "ipykernel.kernelapp",
+    "ipykernel.debugger",
+    "IPython.core.completerlib",
+    "IPython.core.debugger",
+    "IPython.extensions.storemagic",
+    "sqlite3",
     "matplotlib.pyplot",
     "seaborn",
     "evaluation.data.contract",
@@ -154,9 +163,44 @@ class ForkedProvisioner(LocalProvisioner):
         return self.connection_info
 
 
+class ReadyClient(AsyncKernelClient):
+    """jupyter_client's kernel client, ready as soon as the kernel has answered ``kernel_info``
+    and IOPub has delivered a message (so its subscription is live), as jupyter_client checks;
+    it then also waits for 0.2 s of IOPub silence to drop what the kernel printed while starting,
+    which nbclient does not need: it reads only the messages of its own requests."""
+
+    async def _wait_until_ready(self, timeout: float | None = None) -> None:
+        deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
+        while True:
+            self.kernel_info()
+            try:
+                reply = await self.shell_channel.get_msg(timeout=1)
+            except Empty:
+                reply = None
+            if reply is not None and reply["msg_type"] == "kernel_info_reply":
+                try:
+                    await self.iopub_channel.get_msg(timeout=0.2)
+                except Empty:
+                    pass  # IOPub not connected yet: ask again
+                else:
+                    self._handle_kernel_info_reply(reply)
+                    return
+            if not await self._async_is_alive():
+                raise RuntimeError("Kernel died before replying to kernel_info")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Kernel didn't respond in {timeout} seconds")
+
+    wait_for_ready = _wait_until_ready
+
+
 class ForkedKernelManager(AsyncKernelManager):
     """A kernel manager whose kernels are forked (:class:`ForkedProvisioner`) when
-    :func:`can_fork` allows it, and started as usual otherwise."""
+    :func:`can_fork` allows it, and started as usual otherwise; its clients are
+    :class:`ReadyClient`."""
+
+    @default("client_factory")
+    def _ready_client(self):
+        return ReadyClient
 
     async def _async_pre_start_kernel(self, **kw: Any):
         if self.provisioner is None and can_fork(self.kernel_spec):

@@ -16,7 +16,7 @@ import pytest
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from jupyter_client.provisioning import LocalProvisioner
 
-from evaluation.pipeline.kernels import ForkedKernelManager, ForkedProvisioner, can_fork
+from evaluation.pipeline.kernels import ForkedKernelManager, ForkedProvisioner, ReadyClient, can_fork
 
 KERNEL = "poli-eval"  # installed by the Makefile
 PLAIN = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
@@ -64,6 +64,7 @@ def test_the_manager_picks_the_provisioner(argv, expected):
             await km.cleanup_resources()
 
     assert asyncio.run(prepare()) is expected
+    assert isinstance(km.client(), ReadyClient)
 
 
 def notebook(path, *sources: str):
