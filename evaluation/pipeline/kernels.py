@@ -82,15 +82,29 @@ def _same_file(a: str, b: str) -> bool:
         return False
 
 
+ZYGOTE_ENV = {"PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+"""Set while the zygote starts: the debugger ipykernel imports warns on stderr that a Python
+without ``-Xfrozen_modules=off`` may miss breakpoints, which a batch run sets none of."""
+
 _context = None
 
 
 def _zygote():
-    """This process's forkserver, preloading :data:`PRELOAD` (started at its first kernel)."""
+    """This process's forkserver, started preloading :data:`PRELOAD` with :data:`ZYGOTE_ENV`."""
     global _context
     if _context is None:
         _context = multiprocessing.get_context("forkserver")
         _context.set_forkserver_preload(list(PRELOAD))
+        saved = {name: os.environ.get(name) for name in ZYGOTE_ENV}
+        os.environ.update(ZYGOTE_ENV)
+        try:
+            multiprocessing.forkserver.ensure_running()
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name)
+                else:
+                    os.environ[name] = value
     return _context
 
 
@@ -101,7 +115,6 @@ def warm(kernel: str) -> None:
 
     if can_fork(KernelSpecManager().get_kernel_spec(kernel)):
         _zygote()
-        multiprocessing.forkserver.ensure_running()
 
 
 def _serve_kernel(connection_file: str, cwd: str | None, env: dict[str, str]) -> None:

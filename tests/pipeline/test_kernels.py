@@ -159,3 +159,15 @@ def test_warm_starts_the_zygote_at_once():
     code = ("import psutil; from evaluation.pipeline import kernels; kernels.warm('poli-eval'); "
             "print(any('multiprocessing.forkserver' in ' '.join(c.cmdline()) for c in psutil.Process().children()))")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "True"
+
+
+def test_the_zygote_says_nothing_on_stderr(tmp_path):
+    """Importing ipykernel's debugger in a Python without ``-Xfrozen_modules=off`` prints a
+    warning; the zygote starts with it off (ZYGOTE_ENV), so a study prints no such line."""
+    code = ("from evaluation.pipeline import kernels; kernels.warm('poli-eval'); "
+            "import time; time.sleep(0.1); kernels._zygote().Process(target=time.sleep, args=(0,)).start()")
+    err = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stderr
+    assert "Debugger warning" not in err and "frozen modules" not in err
+    assert "PYDEVD_DISABLE_FILE_VALIDATION" not in subprocess.run(
+        [sys.executable, "-c", "import os; from evaluation.pipeline import kernels; kernels.warm('poli-eval'); print(dict(os.environ))"],
+        capture_output=True, text=True, check=True).stdout  # the caller's environment is left as it was
