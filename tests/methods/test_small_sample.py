@@ -220,3 +220,28 @@ def test_unbalanced_panel_group_jackknife_is_exact_delete_one_for_few_firms_and_
     other = _call(frame.assign(firm_id=frame["firm_id"].map(relabel)), allow_unbalanced_panel=True)
     assert other.att == pytest.approx(r.att, rel=1e-10) and other.se == pytest.approx(r.se, rel=1e-10)
     assert other.method == r.method
+
+
+def test_logit_deletions_are_kept_for_the_same_sample_only():
+    """A second call with the same (X, D, w) returns the kept result, equal to a fresh Newton
+    fit; other weights or another treated firm give a fresh fit, not the kept one."""
+    from evaluation.methods.estimators.staggered.panel_2x2 import _logit
+
+    rng = np.random.default_rng(4)
+    X = np.column_stack([np.ones(60), rng.normal(size=60), rng.normal(size=60)])
+    D = (rng.random(60) < 0.4).astype(float)
+    w = np.ones(60)
+
+    def fitted(D, w):
+        ps, H_inv = _logit(X, D, w)
+        return ss._logit_coef(X, ps), ps, H_inv
+
+    ss._deletions_memo.clear()
+    first = ss._logit_deletions(X, D, w, *fitted(D, w))
+    assert ss._logit_deletions(X.copy(), D.copy(), w.copy(), *fitted(D, w)) is first
+    np.testing.assert_array_equal(first, ss._newton_deletions(X, D, w, *fitted(D, w)))
+    for D2, w2 in ((D, w * np.linspace(0.5, 1.5, 60)), (np.r_[1 - D[:1], D[1:]], w)):
+        other = ss._logit_deletions(X, D2, w2, *fitted(D2, w2))
+        assert other is not first
+        np.testing.assert_array_equal(other, ss._newton_deletions(X, D2, w2, *fitted(D2, w2)))
+    assert not first.flags.writeable

@@ -21,8 +21,10 @@ Cost is ``O(n_s^2 k^2)`` per 2x2 sample of ``n_s`` firms (about 0.02 s at 100 fi
 
 from __future__ import annotations
 
+import hashlib
 import math
 import warnings
+from collections import OrderedDict
 from typing import NamedTuple
 
 import numpy as np
@@ -348,8 +350,30 @@ def _logit_coef(X, ps):
     return np.linalg.lstsq(X, eta, rcond=None)[0]
 
 
+_DELETIONS_KEPT = 8
+_deletions_memo: OrderedDict[bytes, np.ndarray] = OrderedDict()
+
+
 def _logit_deletions(X, D, w, gamma, ps, H_inv):
-    """Logit MLE without each unit (rows), by vectorised Newton from the one-step approximation."""
+    """Logit MLE without each unit (rows), by vectorised Newton from the one-step approximation.
+
+    The result depends only on ``(X, D, w)`` (``gamma, ps, H_inv`` are their full-sample fit),
+    and the outcomes of one study often share a 2x2 sample: the last ``_DELETIONS_KEPT``
+    results are kept by a digest of those arrays and returned read-only."""
+    key = hashlib.sha256(b"".join(np.ascontiguousarray(a, dtype=float).tobytes() for a in (X, D, w))
+                         + repr(X.shape).encode()).digest()
+    if key in _deletions_memo:
+        _deletions_memo.move_to_end(key)
+        return _deletions_memo[key]
+    Gam = _newton_deletions(X, D, w, gamma, ps, H_inv)
+    Gam.flags.writeable = False
+    _deletions_memo[key] = Gam
+    if len(_deletions_memo) > _DELETIONS_KEPT:
+        _deletions_memo.popitem(last=False)
+    return Gam
+
+
+def _newton_deletions(X, D, w, gamma, ps, H_inv):
     ns, k = X.shape
     if k == 1:  # intercept only: closed form
         tot_w, tot_d = w.sum(), (w * D).sum()
