@@ -82,9 +82,16 @@ def _same_file(a: str, b: str) -> bool:
         return False
 
 
-ZYGOTE_ENV = {"PYDEVD_DISABLE_FILE_VALIDATION": "1"}
-"""Set while the zygote starts: the debugger ipykernel imports warns on stderr that a Python
-without ``-Xfrozen_modules=off`` may miss breakpoints, which a batch run sets none of."""
+ZYGOTE_ENV = {
+    "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+    "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+}
+"""Set while the zygote starts (the caller's environment is restored after). One BLAS thread
+per kernel: the runs execute side by side, one per core, and kernels with a BLAS thread pool
+each would contend for the same cores (`benchmarks/RESULTS.md`); it also keeps the
+arithmetic independent of the machine's number of cores. And
+no warning from the debugger ipykernel imports, that a Python without
+``-Xfrozen_modules=off`` may miss breakpoints: a batch run sets none."""
 
 _context = None
 

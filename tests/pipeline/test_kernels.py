@@ -171,3 +171,26 @@ def test_the_zygote_says_nothing_on_stderr(tmp_path):
     assert "PYDEVD_DISABLE_FILE_VALIDATION" not in subprocess.run(
         [sys.executable, "-c", "import os; from evaluation.pipeline import kernels; kernels.warm('poli-eval'); print(dict(os.environ))"],
         capture_output=True, text=True, check=True).stdout  # the caller's environment is left as it was
+
+
+BLAS_THREADS = """\
+import ctypes, numpy as np
+np.ones((50, 50)) @ np.ones((50, 50))  # loads numpy's BLAS
+pools = []
+for path in sorted({line.split()[-1] for line in open("/proc/self/maps") if "openblas" in line.lower() and ".so" in line}):
+    lib = ctypes.CDLL(path)
+    names = [n for n in ("openblas_get_num_threads64_", "openblas_get_num_threads", "scipy_openblas_get_num_threads64_",
+                         "scipy_openblas_get_num_threads") if hasattr(lib, n)]
+    pools += [getattr(lib, names[0])()] if names else []
+print(pools)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/maps to find the BLAS library")
+def test_a_forked_kernel_has_one_blas_thread(tmp_path):
+    """ZYGOTE_ENV gives every forked kernel a single BLAS thread, whatever this process has."""
+    out = tmp_path / "blas.out.ipynb"
+    papermill.execute_notebook(str(notebook(tmp_path / "blas.ipynb", BLAS_THREADS)), str(out), kernel_name=KERNEL,
+                               progress_bar=False, kernel_manager_class=ForkedKernelManager)
+    pools = json.loads(nbformat.read(out, as_version=4).cells[0].outputs[0]["text"])
+    assert pools and set(pools) == {1}
