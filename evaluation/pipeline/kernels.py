@@ -118,9 +118,13 @@ def _zygote():
 def warm(kernel: str) -> None:
     """Start this process's zygote now if the kernel named ``kernel`` is to be forked: it
     imports :data:`PRELOAD` in its own process while this one goes on."""
-    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
-    if can_fork(KernelSpecManager().get_kernel_spec(kernel)):
+    try:
+        spec = KernelSpecManager().get_kernel_spec(kernel)
+    except NoSuchKernel:
+        return  # not on this worker (of another scheduler): its runs will say so
+    if can_fork(spec):
         _zygote()
 
 

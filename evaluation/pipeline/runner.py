@@ -15,10 +15,10 @@ from evaluation.pipeline.folders import check_folders, data_cache_dir, remove_st
 from evaluation.pipeline.runs import Run, execute_all, is_cached, plan_runs, workers
 
 
-def ensure_data(config: StudyConfig) -> StudyData:
+def ensure_data(config: StudyConfig, before: dict[str, str]) -> StudyData:
     """Validate and hash the data, and cache the validated frames for the notebooks
-    (:mod:`evaluation.data.cache`; call it holding :func:`study_lock`)."""
-    before = data_file_digests(config.data.dir)
+    (:mod:`evaluation.data.cache`; call it holding :func:`study_lock`). ``before``: the
+    files' digests (:func:`data_file_digests`) taken before."""
     data = load_study_data(config.data.dir)
     if data.sha256 == before:  # the bytes validated (which load_study_data hashes) are the files hashed before
         cache_study_data(data, data_cache_dir(config))
@@ -55,10 +55,11 @@ def run_study(config_path: str | Path, force: bool = False, jobs: int | None = N
         generate_if_missing(config)
         # The runs to execute follow from the files' hash; the workers start (and import the
         # library for their kernels) while the data are validated.
-        _, planned = _to_execute(config, combined_hash(data_file_digests(config.data.dir)), force)
+        digests = data_file_digests(config.data.dir)
+        _, planned = _to_execute(config, combined_hash(digests), force)
         with workers(len(planned), jobs or config.execution.jobs, scheduler or config.execution.scheduler,
                      config.execution.kernel) as client:
-            data = ensure_data(config)
+            data = ensure_data(config, before=digests)
             # The notebooks read the cached frames; the runner needs only the hashes and dataset.json,
             # so it lets its copy of the frames go (about 1 GB at 100,000 firms, for the whole run).
             data = replace(data, firms=data.firms.head(0), applications=data.applications.head(0), panel=data.panel.head(0))

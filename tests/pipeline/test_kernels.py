@@ -156,9 +156,13 @@ for m in {sorted(imported)!r}:
 def test_warm_starts_the_zygote_at_once():
     """The runner calls ``warm`` in each worker before validating the data, so that the zygote
     imports the library meanwhile: the zygote's process exists as soon as ``warm`` returns."""
-    code = ("import psutil; from evaluation.pipeline import kernels; kernels.warm('poli-eval'); "
-            "print(any('multiprocessing.forkserver' in ' '.join(c.cmdline()) for c in psutil.Process().children()))")
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "True"
+    def zygote_after_warm(kernel: str) -> str:
+        code = (f"import psutil; from evaluation.pipeline import kernels; kernels.warm({kernel!r}); "
+                "print(any('multiprocessing.forkserver' in ' '.join(c.cmdline()) for c in psutil.Process().children()))")
+        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+
+    assert zygote_after_warm("poli-eval") == "True"
+    assert zygote_after_warm("no-such-kernel") == "False"  # a worker without the kernel: its runs will say so
 
 
 def test_the_zygote_says_nothing_on_stderr(tmp_path):
