@@ -1,7 +1,7 @@
 """Notebook kernels forked from a process that has already imported the study's libraries.
 
 Starting a Jupyter kernel and importing the scientific stack and :mod:`evaluation` in it
-costs about 2 s of CPU, the same in every run: on the default data that is half of the
+costs about 2 s of CPU, the same in every run: on the default data it was half of the
 study's time. So, when the study's kernel is this Python's own ipykernel, each run's kernel
 is forked from a *zygote*: a process, started once per worker by :mod:`multiprocessing`'s
 ``forkserver``, that has imported :data:`PRELOAD` and nothing else. A forked kernel starts
@@ -23,6 +23,7 @@ import multiprocessing.forkserver
 import os
 import sys
 import time
+import uuid
 from pathlib import Path
 from queue import Empty
 from typing import Any
@@ -88,10 +89,10 @@ ZYGOTE_ENV = {
 }
 """Set while the zygote starts (the caller's environment is restored after). One BLAS thread
 per kernel: the runs execute side by side, one per core, and kernels with a BLAS thread pool
-each would contend for the same cores (`benchmarks/RESULTS.md`); it also keeps the
-arithmetic independent of the machine's number of cores. And
-no warning from the debugger ipykernel imports, that a Python without
-``-Xfrozen_modules=off`` may miss breakpoints: a batch run sets none."""
+each would contend for the same cores (`benchmarks/RESULTS.md`); it also keeps the arithmetic
+independent of the machine's number of cores. And no warning from the debugger ipykernel
+imports, that a Python without ``-Xfrozen_modules=off`` may miss breakpoints: a batch run
+sets none."""
 
 _context = None
 
@@ -228,14 +229,8 @@ class ForkedKernelManager(AsyncKernelManager):
 
     async def _async_pre_start_kernel(self, **kw: Any):
         if self.provisioner is None and can_fork(self.kernel_spec):
-            self.kernel_id = self.kernel_id or kw.pop("kernel_id", None) or _new_id()
+            self.kernel_id = self.kernel_id or kw.pop("kernel_id", None) or str(uuid.uuid4())
             self.provisioner = ForkedProvisioner(kernel_id=self.kernel_id, kernel_spec=self.kernel_spec, parent=self)
         return await super()._async_pre_start_kernel(**kw)
 
     pre_start_kernel = _async_pre_start_kernel  # AsyncKernelManager's public name for it
-
-
-def _new_id() -> str:
-    import uuid
-
-    return str(uuid.uuid4())
