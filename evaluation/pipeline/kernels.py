@@ -23,6 +23,7 @@ import multiprocessing.forkserver
 import os
 import sys
 import time
+import types
 import uuid
 from pathlib import Path
 from queue import Empty
@@ -33,7 +34,10 @@ from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.provisioning import LocalProvisioner
 from traitlets import default
 
+from evaluation.pipeline.zygote_env import KERNEL_ENV
+
 PRELOAD = (
+    "evaluation.pipeline.zygote_start",  # first: the environment, before numpy's BLAS starts
     "ipykernel.kernelapp",
     "ipykernel.debugger",
     "IPython.core.completerlib",
@@ -55,7 +59,7 @@ PRELOAD = (
     "evaluation.study.rd",
     "evaluation.study.robustness",
 )
-"""What the zygote imports: the kernel and every module the notebooks import."""
+"""What the zygote imports: its environment, the kernel and every module the notebooks import."""
 
 IPYKERNEL_ARGV = ["-m", "ipykernel_launcher", "-f", "{connection_file}"]
 """The command line of a kernel spec made by ``python -m ipykernel install``, after the
@@ -68,51 +72,30 @@ def can_fork(kernel_spec) -> bool:
     added, and this process may fork kernels."""
     argv = list(kernel_spec.argv)
     return (
-        "forkserver" in multiprocessing.get_all_start_methods()
+        sys.platform == "linux"  # elsewhere untried: macOS's system frameworks are not safe to fork
         and not multiprocessing.current_process().daemon
         and not kernel_spec.env
         and [a for a in argv[1:] if a != "-Xfrozen_modules=off"] == IPYKERNEL_ARGV
-        and _same_file(argv[0], sys.executable)
+        and _same_interpreter(argv[0])
     )
 
 
-def _same_file(a: str, b: str) -> bool:
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False
+def _same_interpreter(path: str) -> bool:
+    """``path`` names this interpreter in this environment. Symlinks are not followed: every
+    virtual environment's ``python`` links to the same base interpreter."""
+    return Path(path).absolute() == Path(sys.executable).absolute()
 
-
-ZYGOTE_ENV = {
-    "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-    "PYDEVD_DISABLE_FILE_VALIDATION": "1",
-}
-"""Set while the zygote starts (the caller's environment is restored after). One BLAS thread
-per kernel: the runs execute side by side, one per core, and kernels with a BLAS thread pool
-each would contend for the same cores (`benchmarks/RESULTS.md`); it also keeps the arithmetic
-independent of the machine's number of cores. And no warning from the debugger ipykernel
-imports, that a Python without ``-Xfrozen_modules=off`` may miss breakpoints: a batch run
-sets none."""
 
 _context = None
 
 
 def _zygote():
-    """This process's forkserver, started preloading :data:`PRELOAD` with :data:`ZYGOTE_ENV`."""
+    """This process's forkserver, preloading :data:`PRELOAD` (started now if it is not running)."""
     global _context
     if _context is None:
         _context = multiprocessing.get_context("forkserver")
         _context.set_forkserver_preload(list(PRELOAD))
-        saved = {name: os.environ.get(name) for name in ZYGOTE_ENV}
-        os.environ.update(ZYGOTE_ENV)
-        try:
-            multiprocessing.forkserver.ensure_running()
-        finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name)
-                else:
-                    os.environ[name] = value
+    multiprocessing.forkserver.ensure_running()
     return _context
 
 
@@ -132,6 +115,13 @@ def warm(kernel: str) -> None:
 def _serve_kernel(connection_file: str, cwd: str | None, env: dict[str, str]) -> None:
     """The forked kernel: in its own session (so that signals to its process group reach it
     and its children only, as for a kernel Jupyter starts), in ``cwd``, with ``env``."""
+    # multiprocessing gives each child the write end of the zygote's "parent alive" pipe; the
+    # zygote exits when every holder has closed it, and a kernel polls the zygote (below), so
+    # a kernel keeping it would keep both alive after its worker died.
+    server = multiprocessing.forkserver._forkserver
+    if getattr(server, "_forkserver_alive_fd", None) is not None:
+        os.close(server._forkserver_alive_fd)
+        server._forkserver_alive_fd = None
     os.setsid()
     if cwd:
         os.chdir(cwd)
@@ -143,6 +133,12 @@ def _serve_kernel(connection_file: str, cwd: str | None, env: dict[str, str]) ->
     # polls it and exits with it, as a kernel Jupyter starts polls its launcher.
     app = IPKernelApp.instance(parent_handle=os.getppid())
     app.initialize(["-f", connection_file])
+    # matplotlib took its backend from the zygote's environment; take it from the kernel's, as
+    # an import in the kernel would (ipykernel sets MPLBACKEND to its inline backend)
+    import matplotlib
+
+    if os.environ.get("MPLBACKEND"):
+        matplotlib.rcParams["backend"] = os.environ["MPLBACKEND"]
     app.start()
 
 
@@ -181,7 +177,14 @@ class ForkedProvisioner(LocalProvisioner):
         cwd = kwargs.get("cwd")
         process = _zygote().Process(target=_serve_kernel, args=(self.parent.connection_file, cwd, env),
                                     name=f"kernel {self.kernel_id}")
-        process.start()
+        # multiprocessing would have the child run the caller's main script again (as
+        # ``__mp_main__``, as it does for spawned processes); a kernel needs none of it
+        main = sys.modules["__main__"]
+        sys.modules["__main__"] = types.ModuleType("__main__")
+        try:
+            process.start()
+        finally:
+            sys.modules["__main__"] = main
         self.process = _ForkedProcess(process)
         self.pid = self.pgid = process.pid  # the kernel leads its own process group (os.setsid)
         self.cwd = cwd or Path.cwd()
@@ -220,15 +223,17 @@ class ReadyClient(AsyncKernelClient):
 
 class ForkedKernelManager(AsyncKernelManager):
     """A kernel manager whose kernels are forked (:class:`ForkedProvisioner`) when
-    :func:`can_fork` allows it, and started as usual otherwise; its clients are
-    :class:`ReadyClient`."""
+    :func:`can_fork` allows it and no extra arguments are given, and started as usual
+    otherwise, in both cases with :data:`~evaluation.pipeline.zygote_env.KERNEL_ENV`; its
+    clients are :class:`ReadyClient`."""
 
     @default("client_factory")
     def _ready_client(self):
         return ReadyClient
 
     async def _async_pre_start_kernel(self, **kw: Any):
-        if self.provisioner is None and can_fork(self.kernel_spec):
+        kw["env"] = {**kw.get("env", os.environ), **KERNEL_ENV}  # forked or not, the same arithmetic
+        if self.provisioner is None and can_fork(self.kernel_spec) and not kw.get("extra_arguments"):
             self.kernel_id = self.kernel_id or kw.pop("kernel_id", None) or str(uuid.uuid4())
             self.provisioner = ForkedProvisioner(kernel_id=self.kernel_id, kernel_spec=self.kernel_spec, parent=self)
         return await super()._async_pre_start_kernel(**kw)

@@ -198,10 +198,10 @@ def _display(path: Path) -> str:
 
 @contextlib.contextmanager
 def workers(runs: int, jobs: int, scheduler: str | None, kernel: str):
-    """Where ``runs`` runs execute: ``None`` (this process) when there are none, or ``jobs == 1``
-    and no scheduler is given; else a Dask ``Client`` of a ``LocalCluster`` of ``min(jobs, runs)``
-    single-threaded worker processes, or of the scheduler at ``scheduler`` (whose workers must
-    see this folder).
+    """Where ``runs`` runs execute: ``None`` (this process) when there are none, or one at a
+    time (``jobs == 1`` or a single run) and no scheduler is given; else a Dask ``Client`` of a
+    ``LocalCluster`` of ``min(jobs, runs)`` single-threaded worker processes, or of the
+    scheduler at ``scheduler`` (whose workers must see this folder).
 
     Entered before the data are validated: each process that will run notebooks starts its
     kernel zygote at once (:func:`evaluation.pipeline.kernels.warm`), which imports the library
@@ -209,7 +209,7 @@ def workers(runs: int, jobs: int, scheduler: str | None, kernel: str):
     if runs == 0:
         yield None
         return
-    if jobs == 1 and scheduler is None:
+    if min(jobs, runs) == 1 and scheduler is None:
         kernels.warm(kernel)
         yield None
         return

@@ -26,7 +26,7 @@ def spec(argv, env=None) -> KernelSpec:
     return KernelSpec(argv=argv, env=env or {}, display_name="test", language="python")
 
 
-def test_only_this_interpreters_own_ipykernel_is_forked():
+def test_only_this_interpreters_own_ipykernel_is_forked(tmp_path):
     assert can_fork(spec(PLAIN))
     assert can_fork(spec([sys.executable, "-Xfrozen_modules=off", *PLAIN[1:]]))  # as `ipykernel install` writes it
     assert can_fork(KernelSpecManager().get_kernel_spec(KERNEL))
@@ -34,6 +34,10 @@ def test_only_this_interpreters_own_ipykernel_is_forked():
     assert not can_fork(spec(PLAIN, env={"OMP_NUM_THREADS": "1"}))  # the spec sets variables
     assert not can_fork(spec([*PLAIN, "--matplotlib=inline"]))  # extra arguments
     assert not can_fork(spec([sys.executable, "-m", "another_kernel", "-f", "{connection_file}"]))
+    other_env = tmp_path / "other-venv" / "bin"  # another environment's python links to the same base interpreter
+    other_env.mkdir(parents=True)
+    (other_env / "python").symlink_to(os.path.realpath(sys.executable))
+    assert not can_fork(spec([str(other_env / "python"), *PLAIN[1:]]))
 
 
 def _can_fork_here(queue):
@@ -51,14 +55,15 @@ def test_a_daemonic_process_starts_kernels_as_usual():
     assert queue.get(timeout=5) is False
 
 
-@pytest.mark.parametrize(("argv", "expected"), [(PLAIN, ForkedProvisioner), ([*PLAIN, "--debug"], LocalProvisioner)])
-def test_the_manager_picks_the_provisioner(argv, expected):
+@pytest.mark.parametrize(("argv", "extra", "expected"), [(PLAIN, [], ForkedProvisioner), ([*PLAIN, "--debug"], [], LocalProvisioner),
+                                                      (PLAIN, ["--debug"], LocalProvisioner)])
+def test_the_manager_picks_the_provisioner(argv, extra, expected):
     km = ForkedKernelManager(kernel_name=KERNEL)
     km._kernel_spec = spec(argv)
 
     async def prepare():
         try:
-            await km.pre_start_kernel()  # writes the connection file, does not start a kernel
+            await km.pre_start_kernel(extra_arguments=extra)  # writes the connection file, does not start a kernel
             return type(km.provisioner)
         finally:
             await km.cleanup_resources()
@@ -80,7 +85,8 @@ preloaded = "evaluation.study.impact" in sys.modules
 from evaluation.study import labels
 print(json.dumps({"pid": os.getpid(), "ppid": os.getppid(), "preloaded": preloaded, "cwd": os.getcwd(),
                   "mark": os.environ.get("POLI_TEST_MARK"), "label": labels.OUTCOMES["turnover_eur"],
-                  "leaked": hasattr(builtins, "leaked")}))
+                  "leaked": hasattr(builtins, "leaked"), "backend": __import__("matplotlib").get_backend(),
+                  "MPLBACKEND": os.environ.get("MPLBACKEND")}))
 labels.OUTCOMES["turnover_eur"] = "changed by this run"
 builtins.leaked = True
 """
@@ -104,6 +110,7 @@ def test_each_run_starts_from_the_zygotes_state(tmp_path, monkeypatch):
         assert run["preloaded"] and run["ppid"] != os.getpid()
         assert run["cwd"] == str(tmp_path)
         assert run["label"] != "changed by this run" and not run["leaked"]
+        assert run["backend"] == run["MPLBACKEND"]  # ipykernel's inline backend, as in a kernel Jupyter starts
     assert first["ppid"] == second["ppid"] and first["pid"] != second["pid"]
     assert first["mark"] is None and second["mark"] == "set after the first run"
 
@@ -198,3 +205,49 @@ def test_a_forked_kernel_has_one_blas_thread(tmp_path):
                                progress_bar=False, kernel_manager_class=ForkedKernelManager)
     pools = json.loads(nbformat.read(out, as_version=4).cells[0].outputs[0]["text"])
     assert pools and set(pools) == {1}
+
+
+def test_a_kernel_dies_with_the_process_that_started_it(tmp_path):
+    """A worker killed outright (SIGKILL: no clean-up) leaves no kernel behind: its zygote
+    exits, and the kernel, which polls the zygote, exits too."""
+    import signal
+
+    import psutil
+
+    script = tmp_path / "starter.py"
+    script.write_text(
+        "import asyncio, time\n"
+        "from evaluation.pipeline.kernels import ForkedKernelManager\n"
+        "km = ForkedKernelManager(kernel_name='poli-eval')\n"
+        "asyncio.run(km.start_kernel())\n"
+        "print(km.provisioner.pid, flush=True)\n"
+        "time.sleep(120)\n")
+    starter = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        kernel = psutil.Process(int(starter.stdout.readline()))
+        zygote = kernel.parent()
+        assert "forkserver" in " ".join(zygote.cmdline())
+        starter.send_signal(signal.SIGKILL)
+        starter.wait(10)
+        gone, alive = psutil.wait_procs([kernel, zygote], timeout=15)
+        assert not alive, alive
+    finally:
+        starter.kill()
+        starter.wait(10)
+
+
+def test_a_script_without_a_main_guard_is_not_run_again_by_its_kernels(tmp_path):
+    """multiprocessing runs the caller's main script again in each child it starts; the
+    forked kernel does not (its output would show the script's line twice)."""
+    nb = notebook(tmp_path / "hello.ipynb", "print('cell ran')")
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "import papermill\n"
+        "from evaluation.pipeline.kernels import ForkedKernelManager\n"
+        "print('script ran', flush=True)\n"
+        f"papermill.execute_notebook({str(nb)!r}, {str(tmp_path / 'hello.out.ipynb')!r}, kernel_name='poli-eval',\n"
+        "                          progress_bar=False, kernel_manager_class=ForkedKernelManager)\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.count("script ran") == 1
+    assert "cell ran" in nbformat.read(tmp_path / "hello.out.ipynb", as_version=4).cells[0].outputs[0]["text"]
